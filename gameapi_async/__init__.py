@@ -1,0 +1,76 @@
+"""gameapi_async: the asyncio SDK for the games aggregation platform.
+
+>>> async with GameApiClient(base_url=..., agent_id=1, api_token=...) as client:
+...     games = await client.list_games()
+"""
+
+from ._canonical import encode_object as encode_body
+from ._client import GameApiClient
+from ._clock import Clock, SystemClock
+from ._errors import (
+    AgentNotFoundError,
+    ApiError,
+    ApiTokenNotFoundError,
+    ClientClosedError,
+    GameApiError,
+    GameNotAvailableError,
+    GameNotFoundError,
+    GameProviderNotFoundError,
+    InvalidParameterError,
+    InvalidSignatureError,
+    MalformedResponseError,
+    MethodNotAllowedError,
+    NetworkError,
+    RequestExpiredError,
+    RequestTimeoutError,
+    ResponseError,
+    ResponseTooLargeError,
+    SignatureRequiredError,
+    TransportError,
+    ValidationError,
+)
+from ._models import Game, GameLink, GameList
+from ._pipeline import Call, CallOptions, Handler, Middleware, Reply
+from ._signing import sign, verify
+from ._transport import Transport
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "AgentNotFoundError",
+    "ApiError",
+    "ApiTokenNotFoundError",
+    "Call",
+    "CallOptions",
+    "ClientClosedError",
+    "Clock",
+    "Game",
+    "GameApiClient",
+    "GameApiError",
+    "GameLink",
+    "GameList",
+    "GameNotAvailableError",
+    "GameNotFoundError",
+    "GameProviderNotFoundError",
+    "Handler",
+    "InvalidParameterError",
+    "InvalidSignatureError",
+    "MalformedResponseError",
+    "MethodNotAllowedError",
+    "Middleware",
+    "NetworkError",
+    "Reply",
+    "RequestExpiredError",
+    "RequestTimeoutError",
+    "ResponseError",
+    "ResponseTooLargeError",
+    "SignatureRequiredError",
+    "SystemClock",
+    "Transport",
+    "TransportError",
+    "ValidationError",
+    "__version__",
+    "encode_body",
+    "sign",
+    "verify",
+]

@@ -1,0 +1,108 @@
+"""PHP-canonical JSON: the exact bytes PHP's ``json_encode($data)`` writes with default flags.
+
+The platform signs and checks the body the PHP way, so the SDK must send and sign byte for byte
+what ``ksort($data); json_encode($data)`` would produce. PHP's default flags differ from
+Python's ``json.dumps(ensure_ascii=True)`` in exactly these points:
+
+- ``/`` is escaped as ``\\/``;
+- DEL (U+007F) is written raw, where Python writes ``\\u007f``;
+- a string that is not valid UTF-8 (in Python: one holding a lone surrogate) makes PHP fail,
+  so it is refused here rather than signed into bytes no PHP server would produce.
+
+Everything else agrees: no whitespace, ``\\"`` ``\\\\`` ``\\b`` ``\\f`` ``\\n`` ``\\r`` ``\\t``,
+other control characters and all non-ASCII as lowercase ``\\uXXXX``, characters above U+FFFF as
+UTF-16 surrogate pairs. So the C-accelerated ``json`` escaper does the work and this module
+patches the differences. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from json.encoder import encode_basestring_ascii
+from typing import Final
+
+__all__ = ["PHP_INT_MAX", "PHP_INT_MIN", "encode_object", "encode_php_json", "encode_string"]
+
+PHP_INT_MAX: Final = 2**63 - 1
+PHP_INT_MIN: Final = -(2**63)
+
+_DEL: Final = "\x7f"
+
+
+def encode_string(value: str) -> str:
+    """One JSON string literal, quotes included, as PHP writes it.
+
+    Raises ``ValueError`` for a string that cannot be UTF-8 encoded (a lone surrogate).
+    """
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("string is not valid Unicode (holds a lone surrogate)") from None
+    if _DEL in value:
+        # Escape the pieces between DELs and put the DELs back raw, as PHP leaves them.
+        return '"' + _DEL.join(encode_string(part)[1:-1] for part in value.split(_DEL)) + '"'
+    encoded = encode_basestring_ascii(value)
+    return encoded.replace("/", "\\/") if "/" in encoded else encoded
+
+
+def _encode_float(value: float) -> str:
+    # PHP 7.1+ (serialize_precision -1) writes the shortest round-trip repr, keeps ".0" on
+    # integral values and writes exponents as "1.0e+25"; NaN and INF make it fail.
+    if not math.isfinite(value):
+        raise ValueError("NaN and infinite floats cannot be encoded")
+    text = repr(value)
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        if "." not in mantissa:
+            mantissa += ".0"
+        sign = "-" if exponent.startswith("-") else "+"
+        return f"{mantissa}e{sign}{exponent.lstrip('+-')}"
+    return text
+
+
+def _encode_value(value: object) -> str:
+    # bool before int: bool is an int subclass.
+    if isinstance(value, str):
+        return encode_string(value)
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        if not PHP_INT_MIN <= value <= PHP_INT_MAX:
+            raise ValueError(f"integer {value} is outside PHP's 64-bit range")
+        return str(value)
+    if isinstance(value, float):
+        return _encode_float(value)
+    if isinstance(value, Mapping):
+        return _encode_mapping(value, sort=False)
+    if isinstance(value, Sequence):
+        return "[" + ",".join(_encode_value(item) for item in value) + "]"
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def _encode_mapping(data: Mapping[str, object], *, sort: bool) -> str:
+    if not data:
+        return "[]"  # PHP cannot tell an empty object from an empty array
+    keys = sorted(data) if sort else data
+    return "{" + ",".join(f"{encode_string(key)}:{_encode_value(data[key])}" for key in keys) + "}"
+
+
+def encode_php_json(value: object) -> str:
+    """Any JSON-able value (str, int, float, bool, None, lists, dicts) as PHP encodes it.
+
+    Mappings keep their order here; use :func:`encode_object` for a request body.
+    """
+    return _encode_value(value)
+
+
+def encode_object(data: Mapping[str, object]) -> bytes:
+    """The request body: ``ksort`` (top level only, as PHP does) then ``json_encode``.
+
+    The result is pure ASCII (DEL included), so it is encoded without a check.
+    """
+    return _encode_mapping(data, sort=True).encode("ascii")

@@ -1,0 +1,274 @@
+"""``GameApiClient``: the facade that wires config, transport, pipeline and models together."""
+
+from __future__ import annotations
+
+import ssl as ssl_module
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, NoReturn, Self
+
+import aiohttp
+import attrs
+
+from ._clock import Clock, SystemClock
+from ._config import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    check_api_token,
+    check_base_url,
+    check_seconds,
+    read_env,
+)
+from ._errors import ClientClosedError, InvalidParameterError
+from ._models import GameLink, GameList
+from ._pipeline import Call, CallOptions, Handler, Middleware, compose
+from ._protocol import (
+    GET_GAME_LINK,
+    GET_GAME_LINK_DEMO,
+    LIST_GAMES,
+    Endpoint,
+    Envelope,
+    parse_game_link,
+    parse_game_list,
+)
+from ._sender import Sender
+from ._signing import Signer
+from ._transport import AiohttpTransport, Transport
+from ._validation import validate_params, validate_positive_int
+
+__all__ = ["GameApiClient"]
+
+_UNSET: Any = object()
+
+
+class _Shared:
+    """What a client and every view made by ``with_options`` have in common."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        agent_id: int,
+        transport: Transport,
+        handler: Handler,
+        clock: Clock,
+    ) -> None:
+        self.base_url = base_url
+        self.agent_id = agent_id
+        self.transport = transport
+        self.handler = handler
+        self.clock = clock
+        self.closed = False
+
+
+class GameApiClient:
+    """An asyncio client for the games platform.
+
+    Use it as ``async with GameApiClient(...) as client:`` or call :meth:`close` when done.
+    One client is safe to share between any number of concurrent tasks on one event loop.
+
+    Parameters (keyword-only):
+        base_url: the platform's base URL (https; plain http only to loopback, or with
+            ``allow_insecure_http=True``).
+        agent_id: your agent id.
+        api_token: your API token; it signs requests and is never logged or shown in a repr.
+        session: an ``aiohttp.ClientSession`` to use; the client then never closes it.
+        timeout: seconds one attempt may take end to end (``None``: no limit).
+        connect_timeout: seconds to open a connection (``None``: no limit).
+        middlewares: your own middlewares, outermost first (see ``Middleware``).
+        max_response_bytes: larger answers are refused with ``ResponseTooLargeError``.
+        ssl: an ``ssl.SSLContext`` for a private CA; verification is always on by default.
+        clock: an injectable clock, for tests.
+        transport: a custom transport (tests, other HTTP stacks); replaces ``session``.
+    """
+
+    __slots__ = ("_options", "_shared")
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        agent_id: int,
+        api_token: str,
+        session: aiohttp.ClientSession | None = None,
+        timeout: float | None = 10.0,
+        connect_timeout: float | None = 5.0,
+        middlewares: Sequence[Middleware] = (),
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        allow_insecure_http: bool = False,
+        ssl: ssl_module.SSLContext | None = None,
+        clock: Clock | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        agent_id = validate_positive_int("agent_id", agent_id)
+        signer = Signer(check_api_token(api_token))
+        options = CallOptions(
+            timeout=check_seconds("timeout", timeout),
+            connect_timeout=check_seconds("connect_timeout", connect_timeout),
+        )
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int):
+            raise InvalidParameterError("max_response_bytes", "must be an int")
+        if max_response_bytes < 1:
+            raise InvalidParameterError("max_response_bytes", "must be positive")
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise InvalidParameterError("session", "must be an aiohttp.ClientSession")
+        clock = clock if clock is not None else SystemClock()
+        if transport is None:
+            transport = AiohttpTransport(
+                base_url,
+                session=session,
+                ssl=ssl if ssl is not None else True,
+                max_response_bytes=max_response_bytes,
+            )
+        sender = Sender(agent_id=agent_id, signer=signer, transport=transport, clock=clock)
+        self._shared = _Shared(
+            base_url=base_url,
+            agent_id=agent_id,
+            transport=transport,
+            handler=compose(list(middlewares), sender),
+            clock=clock,
+        )
+        self._options = options
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Self:
+        """A client from ``GAMEAPI_BASE_URL``, ``GAMEAPI_AGENT_ID`` and ``GAMEAPI_API_TOKEN``.
+
+        Keyword arguments are passed to the constructor and win over the environment.
+        """
+        settings = read_env() | overrides
+        return cls(**settings)
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self._check_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Release the connection pool (unless the session was passed in). Idempotent.
+
+        Closing a view made by :meth:`with_options` closes the client it shares state with.
+        """
+        shared = self._shared
+        if shared.closed:
+            return
+        shared.closed = True
+        await shared.transport.aclose()
+
+    @property
+    def closed(self) -> bool:
+        return self._shared.closed
+
+    @property
+    def agent_id(self) -> int:
+        return self._shared.agent_id
+
+    @property
+    def options(self) -> CallOptions:
+        """The defaults this client applies to each call."""
+        return self._options
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = _UNSET,
+        connect_timeout: float | None = _UNSET,
+    ) -> GameApiClient:
+        """The same client (connections, clock, cache) with other per-call defaults.
+
+        Cheap enough to use per call: ``await client.with_options(timeout=2).list_games()``.
+        """
+        changes: dict[str, Any] = {}
+        if timeout is not _UNSET:
+            changes["timeout"] = check_seconds("timeout", timeout)
+        if connect_timeout is not _UNSET:
+            changes["connect_timeout"] = check_seconds("connect_timeout", connect_timeout)
+        view = object.__new__(GameApiClient)
+        view._shared = self._shared
+        view._options = attrs.evolve(self._options, **changes)
+        return view
+
+    def __repr__(self) -> str:
+        state = " closed" if self._shared.closed else ""
+        return (
+            f"<GameApiClient base_url={self._shared.base_url!r} "
+            f"agent_id={self._shared.agent_id}{state}>"
+        )
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a GameApiClient holds a secret and live connections; not picklable")
+
+    # -- endpoints ------------------------------------------------------------------------
+
+    async def list_games(self) -> GameList:
+        """All games available to the agent."""
+        return parse_game_list(await self._call(LIST_GAMES, {}))
+
+    async def get_game_link(
+        self,
+        *,
+        game_id: int,
+        player_id: str,
+        player_username: str,
+        language: str,
+        currency: str,
+        home_url: str,
+        agent_session_id: str,
+        ip: str,
+    ) -> GameLink:
+        """A real-money launch link for one player; the platform opens a game session."""
+        params = {
+            "game_id": game_id,
+            "player_id": player_id,
+            "player_username": player_username,
+            "language": language,
+            "currency": currency,
+            "home_url": home_url,
+            "agent_session_id": agent_session_id,
+            "ip": ip,
+        }
+        return parse_game_link(await self._call(GET_GAME_LINK, params))
+
+    async def get_game_link_demo(
+        self,
+        *,
+        game_id: int,
+        player_id: str,
+        player_username: str,
+        language: str,
+        currency: str,
+        home_url: str,
+        ip: str,
+    ) -> GameLink:
+        """A demo launch link: virtual balance, nothing saved, no game session."""
+        params = {
+            "game_id": game_id,
+            "player_id": player_id,
+            "player_username": player_username,
+            "language": language,
+            "currency": currency,
+            "home_url": home_url,
+            "ip": ip,
+        }
+        return parse_game_link(await self._call(GET_GAME_LINK_DEMO, params))
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._shared.closed:
+            raise ClientClosedError("the client is closed")
+
+    async def _call(self, endpoint: Endpoint, params: dict[str, object]) -> Envelope:
+        self._check_open()
+        checked = validate_params(endpoint.params, params)
+        reply = await self._shared.handler(Call(endpoint, checked, self._options))
+        return reply.envelope

@@ -1,0 +1,113 @@
+"""Client settings: checked once at construction, read from the environment on request.
+
+The API token lives only in the signer; the config keeps it out of ``repr`` too, so a logged
+client or config never shows it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from ._errors import InvalidParameterError
+from ._validation import validate_positive_int
+
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "ENV_AGENT_ID",
+    "ENV_API_TOKEN",
+    "ENV_BASE_URL",
+    "check_api_token",
+    "check_base_url",
+    "check_seconds",
+    "read_env",
+]
+
+ENV_BASE_URL: Final = "GAMEAPI_BASE_URL"
+ENV_AGENT_ID: Final = "GAMEAPI_AGENT_ID"
+ENV_API_TOKEN: Final = "GAMEAPI_API_TOKEN"
+DEFAULT_MAX_RESPONSE_BYTES: Final = 8 * 1024 * 1024
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(base_url: object, *, allow_insecure_http: bool) -> str:
+    """An absolute http(s) URL; plain http only to loopback unless explicitly allowed.
+
+    A signed request over plain http can be read and replayed within the 300 s window by anyone
+    on the path, so http to a real host needs ``allow_insecure_http=True``.
+    """
+    if not isinstance(base_url, str) or not base_url:
+        raise InvalidParameterError("base_url", "must be a non-empty str")
+    try:
+        parts = urlsplit(base_url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        raise InvalidParameterError("base_url", f"is not a valid URL ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not host:
+        raise InvalidParameterError("base_url", f"must be an absolute http(s) URL: {base_url!r}")
+    if parts.query or parts.fragment:
+        raise InvalidParameterError("base_url", "must not carry a query or fragment")
+    if scheme == "http" and not allow_insecure_http and not _is_loopback(host):
+        raise InvalidParameterError(
+            "base_url",
+            "plain http sends signed requests readable on the network; use https, "
+            "or pass allow_insecure_http=True if you really mean it",
+        )
+    return base_url
+
+
+def check_api_token(api_token: object) -> str:
+    if not isinstance(api_token, str) or not api_token:
+        # Never echo the value: it may be a real secret passed in the wrong place.
+        raise InvalidParameterError("api_token", "must be a non-empty str")
+    try:
+        api_token.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidParameterError("api_token", "is not valid Unicode") from None
+    return api_token
+
+
+def check_seconds(field: str, value: object, *, allow_none: bool = True) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise InvalidParameterError(field, f"must be a positive number of seconds, got {value!r}")
+    if value == float("inf"):
+        raise InvalidParameterError(field, "must be finite; pass None for no limit")
+    return float(value)
+
+
+def read_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``base_url``, ``agent_id`` and ``api_token`` from ``GAMEAPI_*`` variables.
+
+    A missing or malformed variable raises :class:`InvalidParameterError` naming it.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for field, name in (
+        ("base_url", ENV_BASE_URL),
+        ("agent_id", ENV_AGENT_ID),
+        ("api_token", ENV_API_TOKEN),
+    ):
+        raw = env.get(name, "")
+        if not raw:
+            raise InvalidParameterError(name, "is not set")
+        values[field] = raw
+    agent_id = str(values["agent_id"]).strip()
+    if not (agent_id.isascii() and agent_id.isdecimal()):
+        raise InvalidParameterError(ENV_AGENT_ID, "must be a positive integer")
+    values["agent_id"] = validate_positive_int(ENV_AGENT_ID, int(agent_id))
+    return values

@@ -1,0 +1,265 @@
+"""Every exception the SDK raises, in one tree.
+
+::
+
+    GameApiError                        catch this to catch everything the SDK raises
+    ├── InvalidParameterError           bad input, refused before any I/O (also ValueError)
+    ├── ClientClosedError               the client was used after close() (also RuntimeError)
+    ├── TransportError                  no complete answer came back
+    │   ├── NetworkError                connect refused/reset, connection dropped mid-answer
+    │   └── RequestTimeoutError         an attempt ran out of time (also TimeoutError)
+    ├── ResponseError                   an answer came back but is not a platform envelope
+    │   ├── MalformedResponseError      not JSON, wrong shape, status and HTTP code disagree
+    │   └── ResponseTooLargeError       larger than ``max_response_bytes``; not read in full
+    └── ApiError                        the platform's error envelope; ``.code`` says which
+        ├── SignatureRequiredError      signature_required   401
+        ├── InvalidSignatureError       invalid_signature    403
+        ├── AgentNotFoundError          agent_not_found      404
+        ├── ApiTokenNotFoundError       api_token_not_found  404
+        ├── GameNotFoundError           game_not_found       404
+        ├── GameNotAvailableError       game_not_available   403
+        ├── GameProviderNotFoundError   game_provider_not_found 404
+        ├── MethodNotAllowedError       method_not_allowed   405
+        ├── ValidationError             validation_error     422
+        └── RequestExpiredError         request_expired      400
+
+An error code the SDK does not know raises the base :class:`ApiError` with the code kept,
+so a new platform code never turns into a crash.
+
+Every error carries ``http_status`` and ``request_id`` (``None`` when there was no answer) and
+``attempts`` (how many attempts the call made). Nothing here ever holds the API token.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "ERROR_CLASSES",
+    "AgentNotFoundError",
+    "ApiError",
+    "ApiTokenNotFoundError",
+    "ClientClosedError",
+    "GameApiError",
+    "GameNotAvailableError",
+    "GameNotFoundError",
+    "GameProviderNotFoundError",
+    "InvalidParameterError",
+    "InvalidSignatureError",
+    "MalformedResponseError",
+    "MethodNotAllowedError",
+    "NetworkError",
+    "RequestExpiredError",
+    "RequestTimeoutError",
+    "ResponseError",
+    "ResponseTooLargeError",
+    "SignatureRequiredError",
+    "TransportError",
+    "ValidationError",
+    "api_error_for",
+]
+
+
+class GameApiError(Exception):
+    """Base class of every exception the SDK raises."""
+
+    http_status: int | None
+    request_id: str | None
+    attempts: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.request_id = request_id
+        self.attempts = 1
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.http_status is not None:
+            parts.append(f"http_status={self.http_status}")
+        if self.request_id is not None:
+            parts.append(f"request_id={self.request_id}")
+        if self.attempts > 1:
+            parts.append(f"attempts={self.attempts}")
+        return parts[0] if len(parts) == 1 else f"{parts[0]} ({', '.join(parts[1:])})"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class InvalidParameterError(GameApiError, ValueError):
+    """A parameter failed validation; raised before anything is signed or sent.
+
+    ``field`` names the parameter (or the environment variable) that was refused.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+
+
+class ClientClosedError(GameApiError, RuntimeError):
+    """The client was used after ``close()``."""
+
+
+class TransportError(GameApiError):
+    """The request did not produce a complete HTTP answer."""
+
+
+class NetworkError(TransportError):
+    """Connecting failed, or the connection broke before the answer was complete."""
+
+
+class RequestTimeoutError(TransportError, TimeoutError):
+    """One attempt exceeded its timeout (connect or total)."""
+
+
+class ResponseError(GameApiError):
+    """An HTTP answer arrived but is not a platform envelope the SDK can trust.
+
+    ``body_excerpt`` holds the first few hundred characters of the body, for diagnosis.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        request_id: str | None = None,
+        body_excerpt: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, http_status=http_status, request_id=request_id)
+        self.body_excerpt = body_excerpt
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        return f"{base}: {self.body_excerpt!r}" if self.body_excerpt else base
+
+
+class MalformedResponseError(ResponseError):
+    """The body is not JSON, not an envelope, has the wrong shape, or contradicts the status."""
+
+
+class ResponseTooLargeError(ResponseError):
+    """The body exceeds ``max_response_bytes``; it was refused without being read in full."""
+
+
+class ApiError(GameApiError):
+    """The platform answered with an error envelope.
+
+    ``code`` is the platform's error code, kept verbatim even when the SDK does not know it;
+    ``server_time`` is the platform's clock (Unix seconds) read from the answer, when present;
+    ``retry_after`` is the wait the platform asked for, in seconds, when it asked.
+    """
+
+    code_name: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        http_status: int | None = None,
+        request_id: str | None = None,
+        server_time: float | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, http_status=http_status, request_id=request_id)
+        self.code = code
+        self.server_time = server_time
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {super().__str__()}"
+
+
+class SignatureRequiredError(ApiError):
+    """The ``X-Signature`` header was missing (401)."""
+
+    code_name = "signature_required"
+
+
+class InvalidSignatureError(ApiError):
+    """The signature did not match: wrong token, or bytes signed differently from sent (403)."""
+
+    code_name = "invalid_signature"
+
+
+class AgentNotFoundError(ApiError):
+    """No agent with this ``agent_id`` (404)."""
+
+    code_name = "agent_not_found"
+
+
+class ApiTokenNotFoundError(ApiError):
+    """The agent exists but has no API token configured on the platform (404)."""
+
+    code_name = "api_token_not_found"
+
+
+class GameNotFoundError(ApiError):
+    """No game with this ``game_id`` (404)."""
+
+    code_name = "game_not_found"
+
+
+class GameNotAvailableError(ApiError):
+    """The game exists but is not enabled for this agent (403)."""
+
+    code_name = "game_not_available"
+
+
+class GameProviderNotFoundError(ApiError):
+    """No provider offers a demo of this game (404)."""
+
+    code_name = "game_provider_not_found"
+
+
+class MethodNotAllowedError(ApiError):
+    """The platform refused the HTTP method (405)."""
+
+    code_name = "method_not_allowed"
+
+
+class ValidationError(ApiError):
+    """The platform refused a parameter (422); the SDK validates first, so this is rare."""
+
+    code_name = "validation_error"
+
+
+class RequestExpiredError(ApiError):
+    """The signed ``timestamp`` was more than 300 s from the platform's clock (400)."""
+
+    code_name = "request_expired"
+
+
+ERROR_CLASSES: dict[str, type[ApiError]] = {
+    cls.code_name: cls
+    for cls in (
+        SignatureRequiredError,
+        InvalidSignatureError,
+        AgentNotFoundError,
+        ApiTokenNotFoundError,
+        GameNotFoundError,
+        GameNotAvailableError,
+        GameProviderNotFoundError,
+        MethodNotAllowedError,
+        ValidationError,
+        RequestExpiredError,
+    )
+    if cls.code_name is not None
+}
+
+
+def api_error_for(code: str) -> type[ApiError]:
+    """The exception class for a platform error code; the base class for unknown codes."""
+    return ERROR_CLASSES.get(code, ApiError)

@@ -1,0 +1,74 @@
+"""The middleware pipeline every platform call goes through.
+
+A middleware is ``async (call, call_next) -> Reply``: it may change the call, call
+``call_next`` zero or more times, and inspect or replace the reply or the error. The innermost
+handler stamps, signs, sends and deciphers exactly one attempt, so a middleware that calls
+``call_next`` again (retry, clock resync) always sends a freshly stamped and signed request.
+
+This is the SDK's own chain rather than aiohttp's client middlewares: those sit below signing
+(they would see bytes already signed) and are bypassed by aioresponses in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Protocol
+
+import attrs
+
+from ._protocol import Endpoint, Envelope
+
+__all__ = ["Call", "CallOptions", "Handler", "Middleware", "Reply", "compose"]
+
+
+@attrs.frozen
+class CallOptions:
+    """Per-call settings; ``client.with_options(...)`` makes a client with other defaults."""
+
+    timeout: float | None = 10.0  # seconds for one attempt, connect to last byte
+    connect_timeout: float | None = 5.0  # seconds to open a TCP (and TLS) connection
+
+
+@attrs.frozen
+class Call:
+    """One logical call to the platform, as it travels down the pipeline."""
+
+    endpoint: Endpoint
+    params: Mapping[str, object]  # validated, ready to sign
+    options: CallOptions
+    attempt: int = 1  # 1 for the first attempt; retry middlewares count up
+    clock_offset: float = 0.0  # seconds added to the local clock when stamping ``timestamp``
+
+
+@attrs.frozen
+class Reply:
+    """A successful attempt: the checked envelope and when it was sent and answered."""
+
+    envelope: Envelope
+    sent_at: float  # local wall clock, Unix seconds
+    received_at: float
+    attempt: int = 1
+
+
+Handler = Callable[[Call], Awaitable[Reply]]
+
+
+class Middleware(Protocol):
+    """``async def middleware(call, call_next) -> Reply``; see the module docstring."""
+
+    def __call__(self, call: Call, call_next: Handler, /) -> Awaitable[Reply]: ...
+
+
+def compose(middlewares: Sequence[Middleware], innermost: Handler) -> Handler:
+    """One handler running ``middlewares`` first to last (outermost first), then ``innermost``."""
+    handler = innermost
+    for middleware in reversed(middlewares):
+        handler = _bind(middleware, handler)
+    return handler
+
+
+def _bind(middleware: Middleware, call_next: Handler) -> Handler:
+    def handler(call: Call) -> Awaitable[Reply]:
+        return middleware(call, call_next)
+
+    return handler

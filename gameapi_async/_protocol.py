@@ -1,0 +1,249 @@
+"""The platform protocol without I/O: build signed requests, decipher answers, read times.
+
+Every decision about bytes on the wire and meaning of an answer lives here, as pure functions
+of their inputs (the gidgethub "sans-I/O" shape), so it is tested without sockets or mocks and
+shared by the client and the fake platform.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Final, TypeVar
+
+import attrs
+import cattrs
+
+from ._canonical import encode_object
+from ._errors import MalformedResponseError, api_error_for
+from ._models import GameLink, GameList, structure
+from ._signing import Signer
+
+__all__ = [
+    "ENDPOINTS",
+    "GET_GAME_LINK",
+    "GET_GAME_LINK_DEMO",
+    "LIST_GAMES",
+    "Endpoint",
+    "Envelope",
+    "RawResponse",
+    "SignedRequest",
+    "build_request",
+    "decipher",
+    "excerpt",
+    "parse_game_link",
+    "parse_game_list",
+    "parse_http_date",
+    "parse_iso_timestamp",
+    "parse_retry_after",
+]
+
+T = TypeVar("T")
+
+_LINK_PARAMS: Final = (
+    "game_id",
+    "player_id",
+    "player_username",
+    "language",
+    "currency",
+    "home_url",
+    "agent_session_id",
+    "ip",
+)
+
+
+@attrs.frozen
+class Endpoint:
+    """One platform method: its name in logs, its path, and the parameters it takes."""
+
+    name: str
+    path: str
+    params: tuple[str, ...]
+
+
+LIST_GAMES: Final = Endpoint("list_games", "/api/games/list", ())
+GET_GAME_LINK: Final = Endpoint("get_game_link", "/api/games/get_game_link", _LINK_PARAMS)
+GET_GAME_LINK_DEMO: Final = Endpoint(
+    "get_game_link_demo",
+    "/api/games/get_game_link_demo",
+    tuple(name for name in _LINK_PARAMS if name != "agent_session_id"),
+)
+ENDPOINTS: Final[Mapping[str, Endpoint]] = {
+    e.path: e for e in (LIST_GAMES, GET_GAME_LINK, GET_GAME_LINK_DEMO)
+}
+
+
+@attrs.frozen
+class SignedRequest:
+    """What goes on the wire for one attempt: the exact body bytes and their signature."""
+
+    endpoint: Endpoint
+    body: bytes
+    signature: str = attrs.field(repr=lambda s: s[:8] + "...")
+    timestamp: int
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Content-Type": "application/json", "X-Signature": self.signature}
+
+
+@attrs.frozen
+class RawResponse:
+    """What came back: the status, the body bytes and the headers the protocol reads."""
+
+    status: int
+    body: bytes
+    date: str | None = None
+    retry_after: str | None = None
+
+
+@attrs.frozen
+class Envelope:
+    """A success envelope, checked: its ``content`` object and the metadata around it."""
+
+    content: dict[str, Any]
+    request_id: str | None
+    http_status: int
+    server_time: float | None  # the platform's clock in Unix seconds, when the answer said
+
+
+def build_request(
+    endpoint: Endpoint,
+    params: Mapping[str, object],
+    *,
+    agent_id: int,
+    timestamp: int,
+    signer: Signer,
+) -> SignedRequest:
+    """Sign ``agent_id``, ``timestamp`` and ``params`` as one PHP-canonical body."""
+    body = encode_object({"agent_id": agent_id, "timestamp": timestamp, **params})
+    return SignedRequest(endpoint, body, signer.sign(body), timestamp)
+
+
+def excerpt(body: bytes, limit: int = 200) -> str:
+    """The start of a body as text, for error messages; never the whole of a huge body."""
+    text = body[: limit * 4].decode("utf-8", errors="replace")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def parse_iso_timestamp(value: object) -> float | None:
+    """``2024-01-01T00:00:00.000Z`` to Unix seconds; ``None`` when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.timestamp() if moment.tzinfo is not None else None
+
+
+def parse_http_date(value: str | None) -> float | None:
+    """An HTTP ``Date`` (RFC 9110 IMF-fixdate and obsolete forms) to Unix seconds, or ``None``."""
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment.timestamp() if moment.tzinfo is not None else None
+
+
+def parse_retry_after(value: str | None, *, now: float) -> float | None:
+    """``Retry-After`` as seconds to wait from ``now``: delay-seconds or an HTTP date.
+
+    ``now`` should be the server's ``Date`` when the answer had one, so a skewed local clock
+    does not stretch or shrink the wait. A date in the past means "now" (0 s).
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(int(value))
+    moment = parse_http_date(value)
+    return None if moment is None else max(0.0, moment - now)
+
+
+def decipher(response: RawResponse, *, now: float) -> Envelope:
+    """A checked success :class:`Envelope`, or the typed error the answer means.
+
+    Success is HTTP 200 *and* ``status == "success"`` *and* a ``content`` object. An error
+    envelope raises the :class:`ApiError` subclass for its code; anything else raises
+    :class:`MalformedResponseError` with the status and an excerpt. ``now`` is the local
+    wall clock, used only to resolve a ``Retry-After`` date when the answer has no ``Date``.
+    """
+    status = response.status
+    date = parse_http_date(response.date)
+    retry_after = parse_retry_after(response.retry_after, now=date if date is not None else now)
+
+    def malformed(problem: str, request_id: str | None = None) -> MalformedResponseError:
+        return MalformedResponseError(
+            f"HTTP {status}: {problem}",
+            http_status=status,
+            request_id=request_id,
+            body_excerpt=excerpt(response.body),
+            retry_after=retry_after,
+        )
+
+    try:
+        payload = json.loads(response.body.decode("utf-8"))
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, too deep
+        raise malformed("answer is not UTF-8 JSON") from None
+    if not isinstance(payload, dict):
+        raise malformed(f"answer is a JSON {type(payload).__name__}, not an object")
+
+    request_id = payload.get("request_id")
+    if not isinstance(request_id, str):
+        request_id = None
+    envelope_status = payload.get("status")
+    server_time = parse_iso_timestamp(payload.get("timestamp"))
+    if server_time is None:
+        server_time = date
+
+    if envelope_status == "success":
+        if status != 200:
+            raise malformed("a success envelope on a non-200 answer is an error", request_id)
+        content = payload.get("content")
+        if not isinstance(content, dict):
+            raise malformed("success envelope without a 'content' object", request_id)
+        return Envelope(content, request_id, status, server_time)
+
+    code = payload.get("error")
+    if isinstance(code, str) and code:
+        message = payload.get("message")
+        raise api_error_for(code)(
+            message if isinstance(message, str) and message else code,
+            code=code,
+            http_status=status,
+            request_id=request_id,
+            server_time=server_time,
+            retry_after=retry_after,
+        )
+    raise malformed("answer is neither a success nor an error envelope", request_id)
+
+
+def _structure_content(envelope: Envelope, cls: type[T]) -> T:
+    # The envelope's request_id goes last so a stray "request_id" inside content cannot win.
+    data = {**envelope.content, "request_id": envelope.request_id}
+    try:
+        return structure(data, cls)
+    except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
+        problems = cattrs.transform_error(exc, path="content")
+        detail = "; ".join(problems[:3]) if problems else str(exc)
+        raise MalformedResponseError(
+            f"HTTP {envelope.http_status}: unexpected content ({detail})",
+            http_status=envelope.http_status,
+            request_id=envelope.request_id,
+            body_excerpt=excerpt(json.dumps(envelope.content, default=repr).encode()),
+        ) from None
+
+
+def parse_game_list(envelope: Envelope) -> GameList:
+    """The typed :class:`GameList` of a ``list_games`` envelope."""
+    return _structure_content(envelope, GameList)
+
+
+def parse_game_link(envelope: Envelope) -> GameLink:
+    """The typed :class:`GameLink` of a ``get_game_link`` or ``get_game_link_demo`` envelope."""
+    return _structure_content(envelope, GameLink)

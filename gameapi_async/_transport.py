@@ -1,0 +1,154 @@
+"""Moving bytes: a one-method transport protocol and its aiohttp implementation.
+
+The transport knows nothing of envelopes or signatures. It posts the exact bytes it is given,
+returns status, body and the two headers the protocol reads, and maps every aiohttp failure
+to the most specific SDK exception in this one place.
+"""
+
+from __future__ import annotations
+
+import ssl as ssl_module
+from typing import Final, Protocol
+
+import aiohttp
+from yarl import URL
+
+from ._errors import NetworkError, RequestTimeoutError, ResponseTooLargeError, TransportError
+from ._protocol import RawResponse, SignedRequest
+
+__all__ = ["USER_AGENT", "AiohttpTransport", "Timeouts", "Transport"]
+
+USER_AGENT: Final = f"gameapi-async aiohttp/{aiohttp.__version__}"
+_CHUNK: Final = 64 * 1024
+
+
+class Timeouts(Protocol):
+    """How long one attempt may take, in seconds (``None``: no limit)."""
+
+    @property
+    def timeout(self) -> float | None: ...
+
+    @property
+    def connect_timeout(self) -> float | None: ...
+
+
+class Transport(Protocol):
+    """Send one signed request; close. Implementations must raise only ``GameApiError``."""
+
+    async def send(self, request: SignedRequest, timeouts: Timeouts) -> RawResponse: ...
+
+    async def aclose(self) -> None: ...
+
+
+class AiohttpTransport:
+    """The production transport.
+
+    It creates its ``ClientSession`` lazily, inside the running loop, and closes it in
+    :meth:`aclose`; a session passed in by the caller is used as is and never closed.
+    Redirects are not followed: a signed POST has one destination, and following a redirect
+    would hand the signature to another host.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        ssl: ssl_module.SSLContext | bool = True,
+        max_response_bytes: int,
+    ) -> None:
+        self._base = URL(base_url.rstrip("/"))
+        self._session = session
+        self._owns_session = session is None
+        self._ssl = ssl
+        self._max_response_bytes = max_response_bytes
+        self._urls: dict[str, URL] = {}
+        self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"AiohttpTransport(base_url={str(self._base)!r})"
+
+    def _url(self, path: str) -> URL:
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = self._base.with_path(self._base.path.rstrip("/") + path)
+        return url
+
+    def _client_timeout(self, timeouts: Timeouts) -> aiohttp.ClientTimeout:
+        key = (timeouts.timeout, timeouts.connect_timeout)
+        found = self._timeouts.get(key)
+        if found is None:
+            found = self._timeouts[key] = aiohttp.ClientTimeout(
+                total=key[0], sock_connect=key[1]
+            )
+        return found
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        # No await between the check and the creation: concurrent first calls share one.
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=self._ssl),
+                headers={"User-Agent": USER_AGENT},
+            )
+        return self._session
+
+    async def send(self, request: SignedRequest, timeouts: Timeouts) -> RawResponse:
+        session = self._get_session()
+        try:
+            async with session.post(
+                self._url(request.endpoint.path),
+                data=request.body,
+                headers=request.headers,
+                timeout=self._client_timeout(timeouts),
+                allow_redirects=False,
+            ) as response:
+                body = await self._read_capped(response)
+                headers = response.headers
+                return RawResponse(
+                    response.status, body, headers.get("Date"), headers.get("Retry-After")
+                )
+        except TimeoutError as exc:  # aiohttp's timeouts subclass TimeoutError
+            raise RequestTimeoutError(
+                f"{request.endpoint.name}: no complete answer within the timeout"
+            ) from exc
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            raise NetworkError(f"{request.endpoint.name}: {_describe(exc)}") from exc
+        except aiohttp.ClientError as exc:
+            raise TransportError(f"{request.endpoint.name}: {_describe(exc)}") from exc
+
+    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
+        cap = self._max_response_bytes
+        length = response.content_length
+        if length is not None and length <= cap:
+            return await response.read()
+        if length is not None:
+            response.close()  # drop the connection rather than drain a body we refuse
+            raise _too_large(response.status, f"Content-Length {length}", cap)
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(_CHUNK):
+            body += chunk
+            if len(body) > cap:
+                response.close()
+                raise _too_large(response.status, f"more than {cap} bytes", cap)
+        return bytes(body)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+
+
+def _too_large(status: int, seen: str, cap: int) -> ResponseTooLargeError:
+    return ResponseTooLargeError(
+        f"HTTP {status}: answer too large ({seen}; max_response_bytes={cap})",
+        http_status=status,
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
