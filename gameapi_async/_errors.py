@@ -36,6 +36,7 @@ from typing import ClassVar
 
 __all__ = [
     "ERROR_CLASSES",
+    "TRANSIENT_HTTP_STATUSES",
     "AgentNotFoundError",
     "ApiError",
     "ApiTokenNotFoundError",
@@ -57,6 +58,7 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "api_error_for",
+    "is_transient",
 ]
 
 
@@ -263,3 +265,24 @@ ERROR_CLASSES: dict[str, type[ApiError]] = {
 def api_error_for(code: str) -> type[ApiError]:
     """The exception class for a platform error code; the base class for unknown codes."""
     return ERROR_CLASSES.get(code, ApiError)
+
+
+#: HTTP statuses that mean "try again later" rather than "this request is wrong".
+TRANSIENT_HTTP_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+
+
+def is_transient(error: BaseException) -> bool:
+    """True when ``error`` may go away if the same call is made again later.
+
+    Network failures and timeouts are transient, and so is any answer whose HTTP status is
+    429/500/502/503/504, whatever its body. Definite answers (signature, not-found,
+    not-available, validation, method errors), oversized answers and bad input are not.
+    Retry and stale-if-error both decide with this one function.
+    """
+    if isinstance(error, TransportError):
+        return True
+    if isinstance(error, ResponseTooLargeError | InvalidParameterError | ClientClosedError):
+        return False
+    if isinstance(error, ApiError | ResponseError):
+        return error.http_status in TRANSIENT_HTTP_STATUSES
+    return False
