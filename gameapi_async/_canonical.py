@@ -18,7 +18,8 @@ patches the differences. Pure: no I/O.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from decimal import Decimal
 from json.encoder import encode_basestring_ascii
 from typing import Final
 
@@ -48,18 +49,25 @@ def encode_string(value: str) -> str:
 
 
 def _encode_float(value: float) -> str:
-    # PHP 7.1+ (serialize_precision -1) writes the shortest round-trip repr, keeps ".0" on
-    # integral values and writes exponents as "1.0e+25"; NaN and INF make it fail.
+    # PHP (serialize_precision -1) writes the shortest round-trip digits, in fixed notation
+    # while the decimal point falls within -3..17 digits, else as "1.5e-7" / "1.0e+25"; an
+    # integral value has no ".0". NaN and INF make json_encode fail.
     if not math.isfinite(value):
         raise ValueError("NaN and infinite floats cannot be encoded")
-    text = repr(value)
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        if "." not in mantissa:
-            mantissa += ".0"
-        sign = "-" if exponent.startswith("-") else "+"
-        return f"{mantissa}e{sign}{exponent.lstrip('+-')}"
-    return text
+    sign = "-" if math.copysign(1.0, value) < 0 else ""
+    if value == 0:
+        return sign + "0"
+    _, digit_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
+    digits = "".join(map(str, digit_tuple)).rstrip("0")
+    assert isinstance(exponent, int)
+    point = len(digit_tuple) + exponent  # digits before the decimal point
+    if point < -3 or point > 17:
+        return f"{sign}{digits[0]}.{digits[1:] or '0'}e{'+' if point > 0 else '-'}{abs(point - 1)}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if len(digits) <= point:
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
 def _encode_value(value: object) -> str:
@@ -80,7 +88,7 @@ def _encode_value(value: object) -> str:
         return _encode_float(value)
     if isinstance(value, Mapping):
         return _encode_mapping(value, sort=False)
-    if isinstance(value, Sequence):
+    if isinstance(value, list | tuple):
         return "[" + ",".join(_encode_value(item) for item in value) + "]"
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 

@@ -1,0 +1,39 @@
+"""Shared fixtures: a clock that only moves when told, and a client factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from gameapi_async import GameApiClient
+
+from .support import AGENT_ID, API_TOKEN, BASE_URL, FakeClock
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def make_client(clock: FakeClock) -> AsyncIterator[Callable[..., GameApiClient]]:
+    """Build clients on the fake clock; every one is closed when the test ends."""
+    made: list[GameApiClient] = []
+
+    def factory(**overrides: Any) -> GameApiClient:
+        settings: dict[str, Any] = {
+            "base_url": BASE_URL,
+            "agent_id": AGENT_ID,
+            "api_token": API_TOKEN,
+            "clock": clock,
+        }
+        settings.update(overrides)
+        client = GameApiClient(**settings)
+        made.append(client)
+        return client
+
+    yield factory
+    for client in made:
+        await client.close()

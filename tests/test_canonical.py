@@ -1,0 +1,102 @@
+"""Unit cases for the PHP-canonical encoder, each one a rule of PHP's json_encode."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gameapi_async._canonical import PHP_INT_MAX, encode_object, encode_php_json, encode_string
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("plain", '"plain"'),
+        ("a/b", '"a\\/b"'),
+        ("back\\slash", '"back\\\\slash"'),
+        ('q"uote', '"q\\"uote"'),
+        ("\b\f\n\r\t", '"\\b\\f\\n\\r\\t"'),
+        ("\x00\x01\x1f", '"\\u0000\\u0001\\u001f"'),
+        ("del\x7fraw", '"del\x7fraw"'),
+        ("é", '"\\u00e9"'),
+        ("Ж", '"\\u0416"'),
+        ("\u2028\u2029", '"\\u2028\\u2029"'),
+        ("😀", '"\\ud83d\\ude00"'),
+        ("<b>&'", "\"<b>&'\""),
+        ("", '""'),
+    ],
+)
+def test_string_escaping_matches_php(text: str, expected: str) -> None:
+    assert encode_string(text) == expected
+
+
+def test_del_is_raw_even_beside_non_ascii_and_slashes() -> None:
+    assert encode_string("é\x7f/") == '"\\u00e9\x7f\\/"'
+
+
+def test_escaped_text_that_looks_like_an_escape_is_kept_literal() -> None:
+    # A literal backslash-u sequence must not be mistaken for an escape of DEL.
+    assert encode_string("\\u007f") == '"\\\\u007f"'
+
+
+def test_lone_surrogate_is_refused_as_php_would() -> None:
+    with pytest.raises(ValueError, match="surrogate"):
+        encode_string("a\ud800b")
+
+
+def test_object_is_key_sorted_without_whitespace() -> None:
+    body = encode_object({"timestamp": 1, "agent_id": 2, "game_id": 3})
+    assert body == b'{"agent_id":2,"game_id":3,"timestamp":1}'
+
+
+def test_body_is_ascii_bytes_that_json_reads_back() -> None:
+    data = {"player_username": "Иван 😀 a/b\x7f", "agent_id": 1}
+    body = encode_object(data)
+    assert isinstance(body, bytes)
+    assert json.loads(body) == data
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (True, "true"),
+        (False, "false"),
+        (None, "null"),
+        (0, "0"),
+        (-5, "-5"),
+        (PHP_INT_MAX, str(PHP_INT_MAX)),
+        (1.5, "1.5"),
+        (1.0, "1"),
+        (-0.0, "-0"),
+        (1e16, "10000000000000000"),
+        (1e18, "1.0e+18"),
+        (0.0001, "0.0001"),
+        (1e-5, "1.0e-5"),
+        (1e25, "1.0e+25"),
+        (1.5e-7, "1.5e-7"),
+        (1.2345678901234568e17, "1.2345678901234568e+17"),
+        ([1, "a/b"], '[1,"a\\/b"]'),
+        ({}, "[]"),
+        ({"b": 1, "a": 2}, '{"b":1,"a":2}'),  # only the top level is sorted, as ksort does
+    ],
+)
+def test_other_values_follow_php(value: object, expected: str) -> None:
+    assert encode_php_json(value) == expected
+
+
+@pytest.mark.parametrize("value", [PHP_INT_MAX + 1, -(2**63) - 1])
+def test_integers_outside_php_range_are_refused(value: int) -> None:
+    with pytest.raises(ValueError, match="64-bit"):
+        encode_object({"game_id": value})
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_floats_are_refused(value: float) -> None:
+    with pytest.raises(ValueError, match="infinite"):
+        encode_php_json(value)
+
+
+def test_unknown_types_are_refused() -> None:
+    with pytest.raises(TypeError, match="bytes"):
+        encode_php_json(b"raw")

@@ -1,0 +1,45 @@
+"""Signatures: the known answer from the platform's PHP recipe, verification, secrecy."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from gameapi_async import sign, verify
+from gameapi_async._signing import Signer
+
+# The first case of shared/vectors/signing.json, produced by real PHP.
+BODY = b'{"agent_id":1,"timestamp":1640995200}'
+TOKEN = "your-api-token-here"
+SIGNATURE = "488d9cde305d66054d0974b2f21aca4a299fdb165f347ded77e3242197a28657"
+
+
+def test_sign_reproduces_php_hash_hmac() -> None:
+    assert sign(TOKEN, BODY) == SIGNATURE
+
+
+def test_signer_agrees_with_sign_across_many_bodies() -> None:
+    signer = Signer(TOKEN)
+    for body in (BODY, b"", b"{}", BODY * 3):
+        assert signer.sign(body) == sign(TOKEN, body)
+
+
+def test_non_ascii_token_is_keyed_by_its_utf8_bytes() -> None:
+    assert sign("токен", BODY) == Signer("токен").sign(BODY)
+    assert sign("токен", BODY) != sign("tokenn", BODY)
+
+
+def test_verify_accepts_only_the_exact_signature() -> None:
+    assert verify(TOKEN, BODY, SIGNATURE)
+    assert not verify(TOKEN, BODY, SIGNATURE.upper())
+    assert not verify(TOKEN, BODY + b" ", SIGNATURE)
+    assert not verify("other", BODY, SIGNATURE)
+
+
+def test_signer_never_shows_or_pickles_its_token() -> None:
+    signer = Signer(TOKEN)
+    assert TOKEN not in repr(signer)
+    assert TOKEN not in str(signer)
+    with pytest.raises(TypeError):
+        pickle.dumps(signer)

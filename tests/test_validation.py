@@ -1,0 +1,112 @@
+"""Parameter rules: what each endpoint accepts, and the field named when it refuses."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from gameapi_async import InvalidParameterError
+from gameapi_async._protocol import GET_GAME_LINK, GET_GAME_LINK_DEMO
+from gameapi_async._validation import validate_params
+
+VALID = {
+    "game_id": 123,
+    "player_id": "player_123",
+    "player_username": "john_doe",
+    "language": "en",
+    "currency": "USD",
+    "home_url": "https://casino.example/lobby",
+    "agent_session_id": "s-1",
+    "ip": "192.168.1.1",
+}
+
+
+def with_value(field: str, value: object) -> dict[str, object]:
+    return {**VALID, field: value}
+
+
+def test_valid_params_pass_through_unchanged() -> None:
+    assert validate_params(GET_GAME_LINK.params, VALID) == VALID
+
+
+def test_demo_endpoint_takes_no_session_id() -> None:
+    checked = validate_params(GET_GAME_LINK_DEMO.params, VALID)
+    assert "agent_session_id" not in checked
+    assert checked == {k: v for k, v in VALID.items() if k != "agent_session_id"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("game_id", True),
+        ("game_id", "123"),
+        ("game_id", 1.0),
+        ("game_id", 0),
+        ("game_id", -1),
+        ("game_id", 2**63),
+        ("game_id", None),
+        ("player_id", ""),
+        ("player_id", 5),
+        ("player_username", None),
+        ("player_username", b"bytes"),
+        ("agent_session_id", ""),
+        ("player_id", "lone \ud800 surrogate"),
+        ("language", "english"),
+        ("language", "e"),
+        ("language", "en US"),
+        ("language", ""),
+        ("currency", "US DOLLAR"),
+        ("currency", "1USD"),
+        ("currency", "U"),
+        ("home_url", "casino.example"),
+        ("home_url", "/relative/path"),
+        ("home_url", "ftp://casino.example"),
+        ("home_url", "javascript:alert(1)"),
+        ("home_url", "https://"),
+        ("home_url", "https://casino.example/a b"),
+        ("home_url", "https://casino.example:99999/"),
+        ("home_url", "https://casino.example/\n"),
+        ("ip", "256.1.1.1"),
+        ("ip", "localhost"),
+        ("ip", " 1.2.3.4"),
+        ("ip", "1.2.3"),
+        ("ip", 16909060),
+    ],
+)
+def test_invalid_values_are_refused_naming_the_field(field: str, value: object) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        validate_params(GET_GAME_LINK.params, with_value(field, value))
+    assert caught.value.field == field
+    assert str(caught.value).startswith(f"{field}:")
+    assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("language", "pt-BR"),
+        ("language", "zh-Hant-TW"),
+        ("language", "en_US"),
+        ("language", "RU"),
+        ("currency", "USDT"),
+        ("currency", "mBTC"),
+        ("currency", "rub"),
+        ("home_url", "http://localhost:8080/"),
+        ("home_url", "https://пример.рф/"),
+        ("home_url", "HTTPS://CASINO.EXAMPLE/?a=<x>&b=/c"),
+        ("ip", "2001:db8::1"),
+        ("ip", "::1"),
+        ("player_id", " "),
+        ("player_username", "Иван 🎰 \"quoted\" <b> a/b \\ \x00 \x7f"),
+        ("agent_session_id", "\t\n"),
+        ("game_id", 2**63 - 1),
+    ],
+)
+def test_liberal_but_real_values_are_accepted_verbatim(field: str, value: object) -> None:
+    assert validate_params(GET_GAME_LINK.params, with_value(field, value))[field] == value
+
+
+def test_ip_address_objects_are_accepted_as_text() -> None:
+    checked = validate_params(GET_GAME_LINK.params, with_value("ip", ipaddress.ip_address("::1")))
+    assert checked["ip"] == "::1"
