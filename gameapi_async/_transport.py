@@ -13,7 +13,14 @@ from typing import Final, Protocol
 import aiohttp
 from yarl import URL
 
-from ._errors import NetworkError, RequestTimeoutError, ResponseTooLargeError, TransportError
+from ._errors import (
+    ClientClosedError,
+    GameApiError,
+    NetworkError,
+    RequestTimeoutError,
+    ResponseTooLargeError,
+    TransportError,
+)
 from ._protocol import RawResponse, SignedRequest
 
 __all__ = ["USER_AGENT", "AiohttpTransport", "Timeouts", "Transport"]
@@ -94,7 +101,11 @@ class AiohttpTransport:
         return self._session
 
     async def send(self, request: SignedRequest, timeouts: Timeouts) -> RawResponse:
+        if self._closed:
+            raise ClientClosedError("the client is closed")
         session = self._get_session()
+        if session.closed:
+            raise ClientClosedError("the aiohttp session given to the client is closed")
         try:
             async with session.post(
                 self._url(request.endpoint.path),
@@ -108,14 +119,14 @@ class AiohttpTransport:
                 return RawResponse(
                     response.status, body, headers.get("Date"), headers.get("Retry-After")
                 )
+        except aiohttp.ClientError as exc:
+            if self._closed:  # close() ran while this request was in flight
+                raise ClientClosedError("the client was closed during the request") from exc
+            raise _map_client_error(request, exc) from exc
         except TimeoutError as exc:  # aiohttp's timeouts subclass TimeoutError
             raise RequestTimeoutError(
                 f"{request.endpoint.name}: no complete answer within the timeout"
             ) from exc
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-            raise NetworkError(f"{request.endpoint.name}: {_describe(exc)}") from exc
-        except aiohttp.ClientError as exc:
-            raise TransportError(f"{request.endpoint.name}: {_describe(exc)}") from exc
 
     async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
         cap = self._max_response_bytes
@@ -139,6 +150,15 @@ class AiohttpTransport:
         self._closed = True
         if self._owns_session and self._session is not None:
             await self._session.close()
+
+
+def _map_client_error(request: SignedRequest, exc: aiohttp.ClientError) -> GameApiError:
+    what = f"{request.endpoint.name}: {_describe(exc)}"
+    if isinstance(exc, TimeoutError):  # ServerTimeoutError is both a ClientError and a timeout
+        return RequestTimeoutError(what)
+    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+        return NetworkError(what)
+    return TransportError(what)
 
 
 def _too_large(status: int, seen: str, cap: int) -> ResponseTooLargeError:
