@@ -1,0 +1,73 @@
+"""pytest fixtures for users of the SDK, registered automatically through ``pytest11``.
+
+``fake_platform`` is a running :class:`FakePlatform`; ``gameapi_client`` is a
+``GameApiClient`` bound to it. Override ``fake_platform_options`` in your ``conftest.py`` to
+configure the fake (catalogue, agents, faults, seed)::
+
+    @pytest.fixture
+    def fake_platform_options():
+        return {"agent_id": 5, "api_token": "secret", "unavailable_games": {3}}
+
+The fixtures need pytest-asyncio. This module is imported by every pytest run where the SDK
+is installed, so it imports nothing heavy until a fixture is used, and without pytest-asyncio
+the fixtures fail with a clear message instead of breaking the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from gameapi_async import GameApiClient
+
+    from ._server import FakePlatform
+
+try:
+    import pytest_asyncio
+except ImportError:  # pragma: no cover - exercised only where pytest-asyncio is missing
+    pytest_asyncio = None  # type: ignore[assignment]
+
+
+@pytest.fixture
+def fake_platform_options() -> dict[str, Any]:
+    """Keyword arguments for the ``fake_platform`` fixture's ``FakePlatform``."""
+    return {"agent_id": 1, "api_token": "test-token", "seed": 0}
+
+
+if pytest_asyncio is not None:
+
+    @pytest_asyncio.fixture
+    async def fake_platform(fake_platform_options: dict[str, Any]) -> AsyncIterator[FakePlatform]:
+        """A running fake platform on loopback, stopped after the test."""
+        from ._server import FakePlatform
+
+        async with FakePlatform(**fake_platform_options) as fake:
+            yield fake
+
+    @pytest_asyncio.fixture
+    async def gameapi_client(
+        fake_platform: FakePlatform, fake_platform_options: dict[str, Any]
+    ) -> AsyncIterator[GameApiClient]:
+        """A client for the ``fake_platform`` fixture's first agent, closed after the test."""
+        from gameapi_async import GameApiClient
+
+        agent_id, token = next(iter(fake_platform.agents.items()))
+        if token is None:
+            raise pytest.UsageError("gameapi_client needs an agent with a token")
+        async with GameApiClient(
+            base_url=fake_platform.base_url, agent_id=agent_id, api_token=token
+        ) as client:
+            yield client
+
+else:  # pragma: no cover
+
+    @pytest.fixture
+    def fake_platform() -> None:
+        raise pytest.UsageError("the fake_platform fixture needs pytest-asyncio installed")
+
+    @pytest.fixture
+    def gameapi_client() -> None:
+        raise pytest.UsageError("the gameapi_client fixture needs pytest-asyncio installed")
