@@ -29,8 +29,10 @@ from ._errors import (
     TransportError,
     ValidationError,
 )
+from ._events import AttemptFinished, ClockResynced, Event, EventHook, RetryScheduled
 from ._models import Game, GameLink, GameList
 from ._pipeline import Call, CallOptions, Handler, Middleware, Reply
+from ._policy import RetryPolicy
 from ._signing import sign, verify
 from ._transport import Transport
 
@@ -40,10 +42,14 @@ __all__ = [
     "AgentNotFoundError",
     "ApiError",
     "ApiTokenNotFoundError",
+    "AttemptFinished",
     "Call",
     "CallOptions",
     "ClientClosedError",
     "Clock",
+    "ClockResynced",
+    "Event",
+    "EventHook",
     "Game",
     "GameApiClient",
     "GameApiError",
@@ -64,6 +70,8 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseError",
     "ResponseTooLargeError",
+    "RetryPolicy",
+    "RetryScheduled",
     "SignatureRequiredError",
     "SystemClock",
     "Transport",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import ssl as ssl_module
 from collections.abc import Sequence
 from types import TracebackType
@@ -19,8 +20,10 @@ from ._config import (
     read_env,
 )
 from ._errors import ClientClosedError, InvalidParameterError
+from ._events import EventHook
 from ._models import GameLink, GameList
 from ._pipeline import Call, CallOptions, Handler, Middleware, compose
+from ._policy import RetryPolicy
 from ._protocol import (
     GET_GAME_LINK,
     GET_GAME_LINK_DEMO,
@@ -34,10 +37,19 @@ from ._sender import Sender
 from ._signing import Signer
 from ._transport import AiohttpTransport, Transport
 from ._validation import validate_params, validate_positive_int
+from .middleware import AttemptObserver, ClockSkewMiddleware, RetryMiddleware
 
 __all__ = ["GameApiClient"]
 
 _UNSET: Any = object()
+
+
+def _check_retry(retry: object) -> RetryPolicy:
+    if retry is None:
+        return RetryPolicy()
+    if not isinstance(retry, RetryPolicy):
+        raise InvalidParameterError("retry", f"must be a RetryPolicy, got {type(retry).__name__}")
+    return retry
 
 
 class _Shared:
@@ -51,12 +63,14 @@ class _Shared:
         transport: Transport,
         handler: Handler,
         clock: Clock,
+        skew: ClockSkewMiddleware,
     ) -> None:
         self.base_url = base_url
         self.agent_id = agent_id
         self.transport = transport
         self.handler = handler
         self.clock = clock
+        self.skew = skew
         self.closed = False
 
 
@@ -74,10 +88,15 @@ class GameApiClient:
         session: an ``aiohttp.ClientSession`` to use; the client then never closes it.
         timeout: seconds one attempt may take end to end (``None``: no limit).
         connect_timeout: seconds to open a connection (``None``: no limit).
+        retry: the ``RetryPolicy`` (default: 4 attempts, full-jitter backoff from 0.25 s to
+            8 s, 30 s deadline); ``RetryPolicy.disabled()`` for a single attempt.
         middlewares: your own middlewares, outermost first (see ``Middleware``).
+        on_event: callables receiving ``AttemptFinished``, ``RetryScheduled`` and
+            ``ClockResynced`` events, for metrics.
         max_response_bytes: larger answers are refused with ``ResponseTooLargeError``.
         ssl: an ``ssl.SSLContext`` for a private CA; verification is always on by default.
-        clock: an injectable clock, for tests.
+        clock: an injectable clock (time, monotonic, sleep), for tests.
+        rng: the random source of backoff jitter, for repeatable tests.
         transport: a custom transport (tests, other HTTP stacks); replaces ``session``.
     """
 
@@ -92,11 +111,14 @@ class GameApiClient:
         session: aiohttp.ClientSession | None = None,
         timeout: float | None = 10.0,
         connect_timeout: float | None = 5.0,
+        retry: RetryPolicy | None = None,
         middlewares: Sequence[Middleware] = (),
+        on_event: Sequence[EventHook] = (),
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         allow_insecure_http: bool = False,
         ssl: ssl_module.SSLContext | None = None,
         clock: Clock | None = None,
+        rng: random.Random | None = None,
         transport: Transport | None = None,
     ) -> None:
         base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
@@ -105,6 +127,7 @@ class GameApiClient:
         options = CallOptions(
             timeout=check_seconds("timeout", timeout),
             connect_timeout=check_seconds("connect_timeout", connect_timeout),
+            retry=_check_retry(retry),
         )
         if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int):
             raise InvalidParameterError("max_response_bytes", "must be an int")
@@ -121,12 +144,21 @@ class GameApiClient:
                 max_response_bytes=max_response_bytes,
             )
         sender = Sender(agent_id=agent_id, signer=signer, transport=transport, clock=clock)
+        hooks = tuple(on_event)
+        skew = ClockSkewMiddleware(clock=clock, hooks=hooks)
+        chain: list[Middleware] = [
+            *middlewares,
+            skew,
+            RetryMiddleware(clock=clock, rng=rng, hooks=hooks),
+            AttemptObserver(clock=clock, hooks=hooks),
+        ]
         self._shared = _Shared(
             base_url=base_url,
             agent_id=agent_id,
             transport=transport,
-            handler=compose(list(middlewares), sender),
+            handler=compose(chain, sender),
             clock=clock,
+            skew=skew,
         )
         self._options = options
 
@@ -173,6 +205,12 @@ class GameApiClient:
         return self._shared.agent_id
 
     @property
+    def clock_offset(self) -> float:
+        """Seconds the platform's clock is ahead of this host's (negative: behind), as learned
+        from its answers; requests are stamped with local time plus this."""
+        return self._shared.skew.offset
+
+    @property
     def options(self) -> CallOptions:
         """The defaults this client applies to each call."""
         return self._options
@@ -182,12 +220,15 @@ class GameApiClient:
         *,
         timeout: float | None = _UNSET,
         connect_timeout: float | None = _UNSET,
+        retry: RetryPolicy = _UNSET,
     ) -> GameApiClient:
         """The same client (connections, clock, cache) with other per-call defaults.
 
         Cheap enough to use per call: ``await client.with_options(timeout=2).list_games()``.
         """
         changes: dict[str, Any] = {}
+        if retry is not _UNSET:
+            changes["retry"] = _check_retry(retry)
         if timeout is not _UNSET:
             changes["timeout"] = check_seconds("timeout", timeout)
         if connect_timeout is not _UNSET:

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import attrs
 
+from ._policy import RetryPolicy
 from ._protocol import Endpoint, Envelope
 
 __all__ = ["Call", "CallOptions", "Handler", "Middleware", "Reply", "compose"]
@@ -27,6 +28,7 @@ class CallOptions:
 
     timeout: float | None = 10.0  # seconds for one attempt, connect to last byte
     connect_timeout: float | None = 5.0  # seconds to open a TCP (and TLS) connection
+    retry: RetryPolicy = attrs.field(factory=RetryPolicy)
 
 
 @attrs.frozen

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
+from typing import Any
 
 BASE_URL = "https://api.example.test"
 AGENT_ID = 7
@@ -35,3 +37,28 @@ class FakeClock:
         self.sleeps.append(seconds)
         self.advance(seconds)
         await asyncio.sleep(0)
+
+
+def iso(epoch: float) -> str:
+    """An envelope timestamp (``2024-01-01T00:00:00.000Z``) for Unix seconds."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def success(content: dict[str, Any], request_id: str = "rid-ok",
+            server_time: float | None = None) -> dict[str, Any]:
+    """A success envelope, optionally stamped with the platform's time."""
+    body: dict[str, Any] = {"status": "success", "request_id": request_id, "content": content}
+    if server_time is not None:
+        body["timestamp"] = iso(server_time)
+    return body
+
+
+def failure(code: str, request_id: str | None = None, server_time: float | None = None,
+            message: str = "It failed") -> dict[str, Any]:
+    """An error envelope, optionally stamped with the platform's time."""
+    body: dict[str, Any] = {"status": "error", "error": code, "message": message,
+                            "request_id": request_id or f"rid-{code}"}
+    if server_time is not None:
+        body["timestamp"] = iso(server_time)
+    return body

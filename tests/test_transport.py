@@ -106,6 +106,6 @@ async def test_connection_refused_is_a_network_error() -> None:
     async with GameApiClient(base_url=f"http://127.0.0.1:{port}", agent_id=1,
                              api_token="t") as client:
         with pytest.raises(ga.NetworkError):
-            await client.with_options(timeout=5).list_games()
+            await client.with_options(retry=ga.RetryPolicy.disabled()).list_games()
 
 

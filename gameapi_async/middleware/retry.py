@@ -1,0 +1,77 @@
+"""``RetryMiddleware``: try transient failures again, with backoff, within a deadline.
+
+Each retry goes down the pipeline again, so it is stamped and signed afresh: a retry after a
+long wait is never refused as expired. Definite answers are raised at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+
+import attrs
+
+from .._clock import Clock
+from .._errors import GameApiError, is_transient
+from .._events import EventHook, RetryScheduled, emit
+from .._pipeline import Call, Handler, Reply
+
+__all__ = ["RetryMiddleware"]
+
+logger = logging.getLogger("gameapi_async")
+
+
+class RetryMiddleware:
+    """Applies ``call.options.retry``; sleeps through the client's clock."""
+
+    __slots__ = ("_clock", "_hooks", "_rng")
+
+    def __init__(
+        self, *, clock: Clock, rng: random.Random | None = None, hooks: Sequence[EventHook] = ()
+    ) -> None:
+        self._clock = clock
+        self._rng = rng if rng is not None else random.Random()
+        self._hooks = tuple(hooks)
+
+    async def __call__(self, call: Call, call_next: Handler) -> Reply:
+        policy = call.options.retry
+        if policy.attempts == 1:
+            return await call_next(call)
+        clock = self._clock
+        deadline = None if policy.deadline is None else clock.monotonic() + policy.deadline
+        attempt_call = call
+        failed = 0
+        while True:
+            try:
+                return await call_next(attempt_call)
+            except GameApiError as error:
+                failed += 1
+                error.attempts = failed
+                if failed >= policy.attempts or not is_transient(error):
+                    raise
+                wait = policy.wait(failed, getattr(error, "retry_after", None), self._rng)
+                if deadline is not None and clock.monotonic() + wait >= deadline:
+                    raise  # the next attempt could not start before the deadline
+                self._announce(call, failed, wait, error)
+                await clock.sleep(wait)
+                attempt_call = self._next_attempt(call, failed + 1, deadline)
+
+    def _next_attempt(self, call: Call, attempt: int, deadline: float | None) -> Call:
+        options = call.options
+        if deadline is not None:
+            remaining = deadline - self._clock.monotonic()
+            if options.timeout is None or remaining < options.timeout:
+                # No attempt may outlive the call's deadline.
+                options = attrs.evolve(options, timeout=max(remaining, 0.001))
+        return attrs.evolve(call, attempt=attempt, options=options)
+
+    def _announce(self, call: Call, failed: int, wait: float, error: GameApiError) -> None:
+        if logger.isEnabledFor(logging.WARNING):
+            what = getattr(error, "code", None) or type(error).__name__
+            logger.warning(
+                "%s attempt %d failed (%s, http_status=%s, request_id=%s); retrying in %.2f s",
+                call.endpoint.name, failed, what, error.http_status, error.request_id, wait,
+            )
+        if self._hooks:
+            emit(self._hooks, RetryScheduled(call.endpoint.name, failed, wait, error))
