@@ -4,6 +4,7 @@
 ...     games = await client.list_games()
 """
 
+from ._cache import CacheStats
 from ._canonical import encode_object as encode_body
 from ._client import GameApiClient
 from ._clock import Clock, SystemClock
@@ -43,6 +44,7 @@ __all__ = [
     "ApiError",
     "ApiTokenNotFoundError",
     "AttemptFinished",
+    "CacheStats",
     "Call",
     "CallOptions",
     "ClientClosedError",

@@ -11,6 +11,7 @@ from typing import Any, NoReturn, Self
 import aiohttp
 import attrs
 
+from ._cache import CacheStats, GameListCache
 from ._clock import Clock, SystemClock
 from ._config import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -21,7 +22,7 @@ from ._config import (
 )
 from ._errors import ClientClosedError, InvalidParameterError
 from ._events import EventHook
-from ._models import GameLink, GameList
+from ._models import Game, GameLink, GameList
 from ._pipeline import Call, CallOptions, Handler, Middleware, compose
 from ._policy import RetryPolicy
 from ._protocol import (
@@ -44,6 +45,16 @@ __all__ = ["GameApiClient"]
 _UNSET: Any = object()
 
 
+DEFAULT_GAMES_TTL = 3 * 3600.0
+DEFAULT_GAMES_MAX_STALE = 24 * 3600.0
+
+
+def _check_max_stale(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise InvalidParameterError("games_max_stale", f"must be seconds >= 0, got {value!r}")
+    return float(value)
+
+
 def _check_retry(retry: object) -> RetryPolicy:
     if retry is None:
         return RetryPolicy()
@@ -64,6 +75,7 @@ class _Shared:
         handler: Handler,
         clock: Clock,
         skew: ClockSkewMiddleware,
+        games: GameListCache,
     ) -> None:
         self.base_url = base_url
         self.agent_id = agent_id
@@ -71,6 +83,7 @@ class _Shared:
         self.handler = handler
         self.clock = clock
         self.skew = skew
+        self.games = games
         self.closed = False
 
 
@@ -93,6 +106,10 @@ class GameApiClient:
         middlewares: your own middlewares, outermost first (see ``Middleware``).
         on_event: callables receiving ``AttemptFinished``, ``RetryScheduled`` and
             ``ClockResynced`` events, for metrics.
+        games_ttl: seconds a fetched game list is served from the cache (default 3 hours);
+            ``0`` or ``None`` fetches on every call.
+        games_max_stale: the oldest a cached game list may be and still be served while the
+            platform is failing transiently (default 24 hours).
         max_response_bytes: larger answers are refused with ``ResponseTooLargeError``.
         ssl: an ``ssl.SSLContext`` for a private CA; verification is always on by default.
         clock: an injectable clock (time, monotonic, sleep), for tests.
@@ -114,6 +131,8 @@ class GameApiClient:
         retry: RetryPolicy | None = None,
         middlewares: Sequence[Middleware] = (),
         on_event: Sequence[EventHook] = (),
+        games_ttl: float | None = DEFAULT_GAMES_TTL,
+        games_max_stale: float = DEFAULT_GAMES_MAX_STALE,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         allow_insecure_http: bool = False,
         ssl: ssl_module.SSLContext | None = None,
@@ -152,6 +171,13 @@ class GameApiClient:
             RetryMiddleware(clock=clock, rng=rng, hooks=hooks),
             AttemptObserver(clock=clock, hooks=hooks),
         ]
+        games = GameListCache(
+            key=(base_url, agent_id),
+            ttl=check_seconds("games_ttl", games_ttl or None),
+            max_stale=_check_max_stale(games_max_stale),
+            clock=clock,
+            rng=rng,
+        )
         self._shared = _Shared(
             base_url=base_url,
             agent_id=agent_id,
@@ -159,6 +185,7 @@ class GameApiClient:
             handler=compose(chain, sender),
             clock=clock,
             skew=skew,
+            games=games,
         )
         self._options = options
 
@@ -194,7 +221,10 @@ class GameApiClient:
         if shared.closed:
             return
         shared.closed = True
-        await shared.transport.aclose()
+        try:
+            await shared.games.aclose()
+        finally:
+            await shared.transport.aclose()
 
     @property
     def closed(self) -> bool:
@@ -250,8 +280,32 @@ class GameApiClient:
 
     # -- endpoints ------------------------------------------------------------------------
 
-    async def list_games(self) -> GameList:
-        """All games available to the agent."""
+    async def list_games(self, *, refresh: bool = False) -> GameList:
+        """All games available to the agent, from the cache when it is fresh.
+
+        Concurrent calls share one request. Past the TTL the cached list is returned at once
+        and refreshed in the background. ``refresh=True`` fetches now (joining a fetch already
+        running) and raises if that fails, cached list or not.
+        """
+        self._check_open()
+        return await self._shared.games.get(self._fetch_games, refresh=refresh)
+
+    async def get_game(self, game_id: int) -> Game | None:
+        """One game by id, from the (cached) game list; ``None`` when the agent has no such
+        game. O(1) per call: the index is built once per fetched list."""
+        validate_positive_int("game_id", game_id)
+        return (await self.list_games()).get(game_id)
+
+    def invalidate_games(self) -> None:
+        """Drop the cached game list; the next ``list_games()`` fetches it again."""
+        self._shared.games.invalidate()
+
+    def cache_stats(self) -> CacheStats:
+        """Counters of the game-list cache: hits, misses, joins, refreshes, stale served,
+        errors, and the age of the cached list."""
+        return self._shared.games.stats()
+
+    async def _fetch_games(self) -> GameList:
         return parse_game_list(await self._call(LIST_GAMES, {}))
 
     async def get_game_link(

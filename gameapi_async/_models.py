@@ -7,6 +7,7 @@ extra fields are ignored, so the platform can add fields without breaking deploy
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -37,6 +38,19 @@ class GameList:
     games: tuple[Game, ...]
     total: int
     request_id: str | None  # the platform's id for this answer; quote it to its support
+
+    def get(self, game_id: int) -> Game | None:
+        """The game with this id, or ``None``; O(1) after the first lookup on this list."""
+        return self._index.get(game_id)
+
+    @functools.cached_property
+    def _index(self) -> dict[int, Game]:
+        return {game.id: game for game in self.games}
+
+    @functools.cached_property
+    def demo_games(self) -> tuple[Game, ...]:
+        """Only the games a demo link can be requested for."""
+        return tuple(game for game in self.games if game.demo)
 
 
 @attrs.frozen

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
+
+from gameapi_async import GameApiError
+from gameapi_async._protocol import RawResponse, SignedRequest
 
 BASE_URL = "https://api.example.test"
 AGENT_ID = 7
@@ -62,3 +67,36 @@ def failure(code: str, request_id: str | None = None, server_time: float | None 
     if server_time is not None:
         body["timestamp"] = iso(server_time)
     return body
+
+
+def game_list_body(ids: range | list[int], request_id: str = "rid") -> bytes:
+    """A success envelope listing games with these ids (odd ids have a demo)."""
+    games = [{"id": i, "title": f"Game {i}", "brand": "B", "image_url": f"https://i/{i}.jpg",
+              "demo": i % 2 == 1} for i in ids]
+    return json.dumps(success({"games": games, "total": len(games)}, request_id)).encode()
+
+
+class ScriptedTransport:
+    """A transport that records requests and answers from a script, optionally held at a gate.
+
+    It stands in for the network only; the client, its pipeline and its cache are real.
+    """
+
+    def __init__(self, default: RawResponse) -> None:
+        self.default = default
+        self.answers: deque[RawResponse | GameApiError] = deque()
+        self.sent: list[SignedRequest] = []
+        self.gate: asyncio.Event | None = None
+        self.closed = False
+
+    async def send(self, request: SignedRequest, timeouts: object) -> RawResponse:
+        self.sent.append(request)
+        if self.gate is not None:
+            await self.gate.wait()
+        answer = self.answers.popleft() if self.answers else self.default
+        if isinstance(answer, GameApiError):
+            raise answer
+        return answer
+
+    async def aclose(self) -> None:
+        self.closed = True

@@ -69,22 +69,28 @@ async def test_timeouts_are_retried(server: tuple[str, web.Application]) -> None
     assert len(app[COUNT]) == 3
 
 
+def demo_link(client: GameApiClient) -> asyncio.Task[ga.GameLink]:
+    return asyncio.create_task(client.get_game_link_demo(
+        game_id=1, player_id="p", player_username="u", language="en", currency="USD",
+        home_url="https://c.example", ip="::1",
+    ))
+
+
 async def test_cancelling_a_call_releases_its_connection(
     server: tuple[str, web.Application],
 ) -> None:
     url, _app = server
-    # One connection in the pool: if the cancelled call kept it, the next call would hang.
+    # One connection in the pool: if a cancelled call kept it, the next call would hang.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
         client = GameApiClient(base_url=url, agent_id=1, api_token="t", session=session)
-        slow = asyncio.create_task(client.with_options().list_games())
-        stuck = asyncio.create_task(client.with_options(timeout=30).list_games())
+        first, second = demo_link(client), demo_link(client.with_options(timeout=30))
         await asyncio.sleep(0)
-        slow.cancel()
-        stuck.cancel()
+        first.cancel()
+        second.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await slow
+            await first
         with pytest.raises(asyncio.CancelledError):
-            await stuck
+            await second
         async with asyncio.timeout(5):
             assert (await client.list_games()).total == 0
         await client.close()
@@ -98,14 +104,15 @@ async def test_cancelling_mid_request_propagates_and_the_client_stays_usable(
         slow_client = GameApiClient(base_url=f"{url}/slow", agent_id=1, api_token="t",
                                     session=session)
         ok_client = GameApiClient(base_url=url, agent_id=1, api_token="t", session=session)
-        call = asyncio.create_task(slow_client.list_games())
+        # A link call: a cancelled list_games() leaves its shared fetch running on purpose.
+        call = demo_link(slow_client)
         await app[ARRIVED].wait()
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
         async with asyncio.timeout(5):
             assert (await ok_client.list_games()).total == 0
-        assert (await ok_client.list_games()).total == 0
+        assert (await ok_client.list_games(refresh=True)).total == 0
         await slow_client.close()
         await ok_client.close()
 

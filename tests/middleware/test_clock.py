@@ -45,7 +45,7 @@ async def test_expired_request_resyncs_and_is_resent_once(
     mock.post(LIST_URL, status=400, payload=failure("request_expired", server_time=server))
     mock.post(LIST_URL, payload=empty(server))
     mock.post(LIST_URL, payload=empty(server))
-    client = make_client()
+    client = make_client(games_ttl=0)
     with caplog.at_level(logging.WARNING, logger="gameapi_async"):
         await client.list_games()
         await client.list_games()
@@ -94,7 +94,7 @@ async def test_offset_is_learned_from_successful_answers(
 ) -> None:
     mock.post(LIST_URL, payload=empty(clock.wall + 120))
     mock.post(LIST_URL, payload=empty(clock.wall + 120))
-    client = make_client()
+    client = make_client(games_ttl=0)
     await client.list_games()
     assert client.clock_offset == pytest.approx(120)
     await client.list_games()
@@ -129,6 +129,6 @@ async def test_against_the_fake_platform_one_round_trip_is_lost(offset: float) -
         fake.faults.clock_offset = offset
         async with GameApiClient(base_url=fake.base_url, agent_id=1, api_token="t") as client:
             await client.list_games()
-            await client.list_games()
+            await client.list_games(refresh=True)
             assert client.clock_offset == pytest.approx(offset, abs=2)
     assert [r.outcome for r in fake.requests] == ["request_expired", "success", "success"]
