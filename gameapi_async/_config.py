@@ -57,7 +57,7 @@ def check_base_url(base_url: object, *, allow_insecure_http: bool) -> str:
         raise InvalidParameterError("base_url", f"is not a valid URL ({exc})") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not host:
-        raise InvalidParameterError("base_url", f"must be an absolute http(s) URL: {base_url!r}")
+        raise InvalidParameterError("base_url", "must be an absolute http(s) URL")
     if parts.query or parts.fragment:
         raise InvalidParameterError("base_url", "must not carry a query or fragment")
     if scheme == "http" and not allow_insecure_http and not _is_loopback(host):

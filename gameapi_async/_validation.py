@@ -31,6 +31,12 @@ def _type_name(value: object) -> str:
     return type(value).__name__
 
 
+def _shown(text: str) -> str:
+    """A refused value, quoted only when short: a secret pasted into the wrong parameter must
+    not end up in an exception message or a log."""
+    return repr(text) if len(text) <= 16 else f"a {len(text)}-character str"
+
+
 def validate_positive_int(field: str, value: object) -> int:
     """A positive integer that fits PHP's 64-bit int; ``bool`` and numeric strings refused."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -59,7 +65,7 @@ def _matching(pattern: re.Pattern[str], what: str) -> Rule:
     def rule(field: str, value: object) -> str:
         text = _text(field, value)
         if pattern.fullmatch(text) is None:
-            raise InvalidParameterError(field, f"must be {what}, got {text[:40]!r}")
+            raise InvalidParameterError(field, f"must be {what}, got {_shown(text)}")
         return text
 
     return rule
@@ -77,7 +83,7 @@ def _home_url(field: str, value: object) -> str:
         raise InvalidParameterError(field, f"is not a valid URL ({exc})") from None
     if parts.scheme.lower() not in ("http", "https") or not hostname:
         raise InvalidParameterError(
-            field, f"must be an absolute http(s) URL, got {text[:60]!r}"
+            field, f"must be an absolute http(s) URL, got {_shown(text)}"
         )
     return text
 
@@ -90,7 +96,7 @@ def _ip(field: str, value: object) -> str:
         ipaddress.ip_address(text)
     except ValueError:
         raise InvalidParameterError(
-            field, f"must be an IPv4 or IPv6 address, got {text[:45]!r}"
+            field, f"must be an IPv4 or IPv6 address, got {_shown(text)}"
         ) from None
     return text
 
