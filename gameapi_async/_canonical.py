@@ -17,6 +17,7 @@ patches the differences. Pure: no I/O.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from decimal import Decimal
@@ -108,9 +109,37 @@ def encode_php_json(value: object) -> str:
     return _encode_value(value)
 
 
+# One encoder, built once: ``json.dumps`` with arguments builds a new one on every call.
+_FAST_ENCODER: Final = json.JSONEncoder(
+    ensure_ascii=True, sort_keys=True, separators=(",", ":"), check_circular=False
+)
+
+
+def _fast_path_applies(data: Mapping[str, object]) -> bool:
+    # The C encoder agrees with PHP byte for byte on flat objects of strings and 64-bit ints,
+    # except for DEL and for lone surrogates, which the caller checks in its output.
+    for key, value in data.items():
+        if type(key) is not str:
+            return False
+        kind = type(value)
+        if kind is int:
+            if not PHP_INT_MIN <= value <= PHP_INT_MAX:  # type: ignore[operator]
+                return False
+        elif kind is not str:
+            return False
+    return True
+
+
 def encode_object(data: Mapping[str, object]) -> bytes:
     """The request body: ``ksort`` (top level only, as PHP does) then ``json_encode``.
 
-    The result is pure ASCII (DEL included), so it is encoded without a check.
+    The result is pure ASCII (DEL included), so it is encoded without a check. A flat object
+    of strings and integers (every request) takes the C encoder, patched for ``/``; any output
+    where DEL or a surrogate escape appears takes the exact path, which writes DEL raw and
+    refuses lone surrogates (an astral character's surrogate pair is simply re-encoded there).
     """
+    if data and _fast_path_applies(data):
+        text = _FAST_ENCODER.encode(data)
+        if "\\u007f" not in text and "\\ud" not in text:
+            return (text.replace("/", "\\/") if "/" in text else text).encode("ascii")
     return _encode_mapping(data, sort=True).encode("ascii")

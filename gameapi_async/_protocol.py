@@ -174,8 +174,12 @@ def decipher(response: RawResponse, *, now: float) -> Envelope:
     wall clock, used only to resolve a ``Retry-After`` date when the answer has no ``Date``.
     """
     status = response.status
-    date = parse_http_date(response.date)
-    retry_after = parse_retry_after(response.retry_after, now=date if date is not None else now)
+    retry_after = None
+    if response.retry_after is not None:
+        date = parse_http_date(response.date)
+        retry_after = parse_retry_after(
+            response.retry_after, now=date if date is not None else now
+        )
 
     def malformed(problem: str, request_id: str | None = None) -> MalformedResponseError:
         return MalformedResponseError(
@@ -198,8 +202,8 @@ def decipher(response: RawResponse, *, now: float) -> Envelope:
         request_id = None
     envelope_status = payload.get("status")
     server_time = parse_iso_timestamp(payload.get("timestamp"))
-    if server_time is None:
-        server_time = date
+    if server_time is None:  # the Date header is read only when the envelope has no time
+        server_time = parse_http_date(response.date)
 
     if envelope_status == "success":
         if status != 200:

@@ -8,6 +8,7 @@ liberally (``pt-BR``, ``zh-Hant-TW``, ``USDT`` are real); lengths are the platfo
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
@@ -61,44 +62,65 @@ def _text(field: str, value: object) -> str:
     return value
 
 
+# The checks below are pure functions of a string, and agents send the same few home URLs,
+# languages, currencies and many repeated player IPs, so their verdicts are memoised: a bounded
+# LRU cache of "problem or None" per distinct string.
+_MEMO_SIZE: Final = 4096
+
+
+def _checked(field: str, value: object, problem_of: Callable[[str], str | None]) -> str:
+    text = _text(field, value)
+    problem = problem_of(text)
+    if problem is not None:
+        raise InvalidParameterError(field, problem)
+    return text
+
+
 def _matching(pattern: re.Pattern[str], what: str) -> Rule:
-    def rule(field: str, value: object) -> str:
-        text = _text(field, value)
+    @functools.lru_cache(maxsize=_MEMO_SIZE)
+    def problem_of(text: str) -> str | None:
         if pattern.fullmatch(text) is None:
-            raise InvalidParameterError(field, f"must be {what}, got {_shown(text)}")
-        return text
+            return f"must be {what}, got {_shown(text)}"
+        return None
+
+    def rule(field: str, value: object) -> str:
+        return _checked(field, value, problem_of)
 
     return rule
 
 
-def _home_url(field: str, value: object) -> str:
-    text = _text(field, value)
+@functools.lru_cache(maxsize=_MEMO_SIZE)
+def _url_problem(text: str) -> str | None:
     if _URL_FORBIDDEN.search(text):
-        raise InvalidParameterError(field, "must not contain spaces or control characters")
+        return "must not contain spaces or control characters"
     try:
         parts = urlsplit(text)
         hostname = parts.hostname
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError as exc:
-        raise InvalidParameterError(field, f"is not a valid URL ({exc})") from None
+        return f"is not a valid URL ({exc})"
     if parts.scheme.lower() not in ("http", "https") or not hostname:
-        raise InvalidParameterError(
-            field, f"must be an absolute http(s) URL, got {_shown(text)}"
-        )
-    return text
+        return f"must be an absolute http(s) URL, got {_shown(text)}"
+    return None
+
+
+def _home_url(field: str, value: object) -> str:
+    return _checked(field, value, _url_problem)
+
+
+@functools.lru_cache(maxsize=_MEMO_SIZE)
+def _ip_problem(text: str) -> str | None:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return f"must be an IPv4 or IPv6 address, got {_shown(text)}"
+    return None
 
 
 def _ip(field: str, value: object) -> str:
     if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
         return str(value)
-    text = _text(field, value)
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        raise InvalidParameterError(
-            field, f"must be an IPv4 or IPv6 address, got {_shown(text)}"
-        ) from None
-    return text
+    return _checked(field, value, _ip_problem)
 
 
 RULES: Final[Mapping[str, Rule]] = {

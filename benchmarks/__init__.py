@@ -1,0 +1,1 @@
+"""The gameapi_async benchmark suite: ``python -m benchmarks [--quick]``."""
