@@ -115,19 +115,19 @@ _FAST_ENCODER: Final = json.JSONEncoder(
 )
 
 
+_STR: Final = frozenset({str})
+_STR_OR_INT: Final = frozenset({str, int})
+
+
 def _fast_path_applies(data: Mapping[str, object]) -> bool:
     # The C encoder agrees with PHP byte for byte on flat objects of strings and 64-bit ints,
-    # except for DEL and for lone surrogates, which the caller checks in its output.
-    for key, value in data.items():
-        if type(key) is not str:
-            return False
-        kind = type(value)
-        if kind is int:
-            if not PHP_INT_MIN <= value <= PHP_INT_MAX:  # type: ignore[operator]
-                return False
-        elif kind is not str:
-            return False
-    return True
+    # except for DEL and for lone surrogates, which the caller checks in its output. The type
+    # checks run as set operations in C; only integers are looked at one by one.
+    values = data.values()
+    if not (_STR.issuperset(map(type, data)) and _STR_OR_INT.issuperset(map(type, values))):
+        return False
+    ints = [value for value in values if type(value) is int]
+    return not ints or (min(ints) >= PHP_INT_MIN and max(ints) <= PHP_INT_MAX)
 
 
 def encode_object(data: Mapping[str, object]) -> bytes:

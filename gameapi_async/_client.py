@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import ssl as ssl_module
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from types import TracebackType
 from typing import Any, NoReturn, Self
 
@@ -23,14 +23,13 @@ from ._config import (
 from ._errors import ClientClosedError, InvalidParameterError
 from ._events import EventHook
 from ._models import Game, GameLink, GameList
-from ._pipeline import Call, CallOptions, Handler, Middleware, compose
+from ._pipeline import Call, CallOptions, Handler, Middleware, Reply, compose
 from ._policy import RetryPolicy
 from ._protocol import (
     GET_GAME_LINK,
     GET_GAME_LINK_DEMO,
     LIST_GAMES,
     Endpoint,
-    Envelope,
     parse_game_link,
     parse_game_list,
 )
@@ -306,7 +305,7 @@ class GameApiClient:
         return self._shared.games.stats()
 
     async def _fetch_games(self) -> GameList:
-        return parse_game_list(await self._call(LIST_GAMES, {}))
+        return parse_game_list((await self._call(LIST_GAMES, {})).envelope)
 
     async def get_game_link(
         self,
@@ -331,7 +330,7 @@ class GameApiClient:
             "agent_session_id": agent_session_id,
             "ip": ip,
         }
-        return parse_game_link(await self._call(GET_GAME_LINK, params))
+        return parse_game_link((await self._call(GET_GAME_LINK, params)).envelope)
 
     async def get_game_link_demo(
         self,
@@ -354,7 +353,7 @@ class GameApiClient:
             "home_url": home_url,
             "ip": ip,
         }
-        return parse_game_link(await self._call(GET_GAME_LINK_DEMO, params))
+        return parse_game_link((await self._call(GET_GAME_LINK_DEMO, params)).envelope)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -362,8 +361,9 @@ class GameApiClient:
         if self._shared.closed:
             raise ClientClosedError("the client is closed")
 
-    async def _call(self, endpoint: Endpoint, params: dict[str, object]) -> Envelope:
+    def _call(self, endpoint: Endpoint, params: dict[str, object]) -> Awaitable[Reply]:
+        # A plain function handing back the pipeline's awaitable: no frame of its own on the
+        # hot path. Validation runs here, synchronously, before anything is awaited.
         self._check_open()
         checked = validate_params(endpoint.params, params)
-        reply = await self._shared.handler(Call(endpoint, checked, self._options))
-        return reply.envelope
+        return self._shared.handler(Call(endpoint, checked, self._options))

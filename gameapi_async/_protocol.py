@@ -250,4 +250,7 @@ def parse_game_list(envelope: Envelope) -> GameList:
 
 def parse_game_link(envelope: Envelope) -> GameLink:
     """The typed :class:`GameLink` of a ``get_game_link`` or ``get_game_link_demo`` envelope."""
+    url = envelope.content.get("url")
+    if type(url) is str and url:  # the common case, without a copy of the content
+        return GameLink(url, envelope.request_id)
     return _structure_content(envelope, GameLink)

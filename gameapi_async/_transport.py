@@ -114,7 +114,11 @@ class AiohttpTransport:
                 timeout=self._client_timeout(timeouts),
                 allow_redirects=False,
             ) as response:
-                body = await self._read_capped(response)
+                length = response.content_length
+                if length is not None and length <= self._max_response_bytes:
+                    body = await response.read()
+                else:
+                    body = await self._read_capped(response)
                 headers = response.headers
                 return RawResponse(
                     response.status, body, headers.get("Date"), headers.get("Retry-After")
@@ -129,10 +133,9 @@ class AiohttpTransport:
             ) from exc
 
     async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
+        """The body of an answer too large by its Content-Length, or of unknown length."""
         cap = self._max_response_bytes
         length = response.content_length
-        if length is not None and length <= cap:
-            return await response.read()
         if length is not None:
             response.close()  # drop the connection rather than drain a body we refuse
             raise _too_large(response.status, f"Content-Length {length}", cap)

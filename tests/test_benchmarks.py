@@ -1,0 +1,37 @@
+"""The benchmark suite runs end to end in quick mode and writes sane reports (not timings)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_quick_benchmarks_write_complete_reports(tmp_path: Path) -> None:
+    pytest.importorskip("httpx", reason="the benchmark extra is not installed")
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads((tmp_path / "quick.json").read_text())
+    assert {"overhead", "cached_list_games", "stampede", "catalogue", "memory", "meta"} <= set(data)
+    modes = {row["mode"] for row in data["overhead"]}
+    assert {"raw aiohttp", "gameapi_async"} <= modes
+    for row in data["overhead"]:
+        assert row["cpu_us_per_request"] > 0
+        assert row["throughput_rps"] > 0
+    assert data["stampede"]["upstream_requests"] == 1
+    assert data["stampede"]["all_same_list"] is True
+    assert data["cached_list_games"]["hits"] >= data["cached_list_games"]["calls"]
+    assert [row["games"] for row in data["catalogue"]] == [1_000, 10_000]
+    assert data["memory"]["peak_rss_mib"] >= data["memory"]["baseline_rss_mib"] > 0
+    table = (tmp_path / "quick.md").read_text()
+    assert "| concurrency | mode |" in table
+    assert "Cold stampede" in table
