@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+from aioresponses import aioresponses
 
 from gameapi_async import GameApiClient
 
@@ -37,3 +38,10 @@ async def make_client(clock: FakeClock) -> AsyncIterator[Callable[..., GameApiCl
     yield factory
     for client in made:
         await client.close()
+
+
+@pytest.fixture
+def mock() -> Iterator[aioresponses]:
+    """aioresponses, intercepting every aiohttp request of the test."""
+    with aioresponses() as intercepted:
+        yield intercepted

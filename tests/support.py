@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
+
+from aiohttp import web
 
 from gameapi_async import GameApiError
 from gameapi_async._protocol import RawResponse, SignedRequest
@@ -100,3 +105,18 @@ class ScriptedTransport:
 
     async def aclose(self) -> None:
         self.closed = True
+
+
+@asynccontextmanager
+async def serve(app: web.Application, ssl_context: ssl.SSLContext | None = None
+                ) -> AsyncIterator[str]:
+    """Run an aiohttp app on a free loopback port; yields its base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
+    await site.start()
+    scheme = "https" if ssl_context is not None else "http"
+    try:
+        yield f"{scheme}://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()

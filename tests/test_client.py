@@ -50,12 +50,6 @@ def sent(mock: aioresponses, url: str) -> list[Any]:
     return mock.requests.get(("POST", URL(url)), [])
 
 
-@pytest.fixture
-def mock() -> Any:
-    with aioresponses() as m:
-        yield m
-
-
 async def test_list_games_returns_typed_games(mock: aioresponses, make_client: MakeClient) -> None:
     mock.post(LIST_URL, payload=success({"games": [GAME], "total": 1}))
     games = await make_client().list_games()

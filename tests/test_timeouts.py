@@ -12,7 +12,7 @@ from aiohttp import web
 import gameapi_async as ga
 from gameapi_async import Event, GameApiClient, RetryPolicy, RetryScheduled
 
-from .support import success
+from .support import serve, success
 
 ARRIVED = web.AppKey("arrived", asyncio.Event)
 RELEASE = web.AppKey("release", asyncio.Event)
@@ -35,15 +35,11 @@ async def server() -> AsyncIterator[tuple[str, web.Application]]:
         return web.json_response(success({"games": [], "total": 0}))
 
     app.router.add_post("/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}", app
-    finally:
-        app[RELEASE].set()
-        await runner.cleanup()
+    async with serve(app) as url:
+        try:
+            yield url, app
+        finally:
+            app[RELEASE].set()
 
 
 async def test_a_slow_answer_times_out_with_a_typed_error(

@@ -12,6 +12,8 @@ from aiohttp import web
 import gameapi_async as ga
 from gameapi_async import GameApiClient
 
+from .support import serve
+
 STALL = web.AppKey("stall", asyncio.Event)
 ARRIVED = web.AppKey("arrived", asyncio.Event)
 HITS = web.AppKey("hits", list[str])
@@ -44,16 +46,11 @@ async def server() -> AsyncIterator[tuple[str, web.Application]]:
     app.router.add_post("/ok/api/games/list", ok)
     app.router.add_post("/elsewhere/api/games/list", ok)
     app.router.add_post("/redirect/api/games/list", redirect)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        app[STALL].set()
-        await runner.cleanup()
+    async with serve(app) as url:
+        try:
+            yield url, app
+        finally:
+            app[STALL].set()
 
 
 async def test_real_round_trip(server: tuple[str, web.Application]) -> None:

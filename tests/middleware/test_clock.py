@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,12 +19,6 @@ from ..support import BASE_URL, FakeClock, failure, success
 
 LIST_URL = f"{BASE_URL}/api/games/list"
 MakeClient = Callable[..., GameApiClient]
-
-
-@pytest.fixture
-def mock() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
 
 
 def stamps(mock: aioresponses) -> list[int]:

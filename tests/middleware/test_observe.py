@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from aioresponses import aioresponses
@@ -15,12 +15,6 @@ from ..support import API_TOKEN, BASE_URL, FakeClock, failure, success
 
 LIST_URL = f"{BASE_URL}/api/games/list"
 MakeClient = Callable[..., GameApiClient]
-
-
-@pytest.fixture
-def mock() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
 
 
 async def test_events_describe_attempts_retries_and_resyncs(

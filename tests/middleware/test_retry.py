@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email.utils import formatdate
 from typing import Any
 
@@ -22,12 +22,6 @@ LIST_URL = f"{BASE_URL}/api/games/list"
 EMPTY = success({"games": [], "total": 0})
 
 MakeClient = Callable[..., GameApiClient]
-
-
-@pytest.fixture
-def mock() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
 
 
 def sent(mock: aioresponses) -> list[Any]:

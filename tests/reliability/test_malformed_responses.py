@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -116,12 +115,6 @@ async def call(client: GameApiClient, endpoint: str) -> object:
     if endpoint == "link":
         return await client.get_game_link(**PLAYER, agent_session_id="s")
     return await client.get_game_link_demo(**PLAYER)
-
-
-@pytest.fixture
-def mock() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
 
 
 def test_the_corpus_is_large_enough() -> None:

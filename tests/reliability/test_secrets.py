@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import pickle
 import traceback
-from collections.abc import Iterator
 
 import pytest
 from aioresponses import aioresponses
@@ -19,12 +18,6 @@ TOKEN = "tok_LIVE_9f8e7d6c5b4a39281706"
 BASE = "https://api.example.test"
 PLAYER = {"game_id": 1, "player_id": "p", "player_username": "u", "language": "en",
           "currency": "USD", "home_url": "https://c.example", "ip": "::1"}
-
-
-@pytest.fixture
-def mock() -> Iterator[aioresponses]:
-    with aioresponses() as m:
-        yield m
 
 
 def texts_of(error: BaseException) -> list[str]:

@@ -11,6 +11,8 @@ from aiohttp import web
 import gameapi_async as ga
 from gameapi_async import GameApiClient, RetryPolicy
 
+from ..support import serve
+
 SENT = web.AppKey("sent", list[int])
 CAP = 64 * 1024
 TOTAL = 64 * 1024 * 1024  # what the server would send if the client read it all
@@ -52,14 +54,8 @@ async def server() -> AsyncIterator[tuple[str, web.Application]]:
     app.router.add_post("/declared/api/games/list", declared)
     app.router.add_post("/chunked/api/games/list", chunked)
     app.router.add_post("/small/api/games/list", small)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}", app
-    finally:
-        await runner.cleanup()
+    async with serve(app) as url:
+        yield url, app
 
 
 @pytest.mark.parametrize("kind", ["declared", "chunked"])

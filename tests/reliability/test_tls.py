@@ -14,6 +14,8 @@ from aiohttp import web
 import gameapi_async as ga
 from gameapi_async import GameApiClient, RetryPolicy
 
+from ..support import serve
+
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is missing")
 
 
@@ -42,14 +44,8 @@ async def https_url(certificate: tuple[Path, Path]) -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_post("/api/games/list", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
-    await site.start()
-    try:
-        yield f"https://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with serve(app, ssl_context=context) as url:
+        yield url
 
 
 async def test_an_untrusted_certificate_is_refused_by_default(https_url: str) -> None:
