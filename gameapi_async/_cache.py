@@ -98,6 +98,7 @@ class GameListCache:
         )
         self._last: _Entry | None = None
         self._flight: asyncio.Task[GameList] | None = None
+        self._running: set[asyncio.Task[GameList]] = set()  # the flight, and any invalidated
         self._generation = 0
         self._retry_not_before = float("-inf")
         self._counters = _Counters()
@@ -144,12 +145,14 @@ class GameListCache:
         return CacheStats(**attrs.asdict(self._counters), age=age)
 
     async def aclose(self) -> None:
-        """Cancel the fetch in flight, if any, and refuse further use."""
+        """Cancel every fetch still running (invalidated ones too) and refuse further use."""
         self._closed = True
-        flight, self._flight = self._flight, None
-        if flight is not None and not flight.done():
-            flight.cancel()
-            await asyncio.wait([flight])
+        self._flight = None
+        running = list(self._running)
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running)
 
     # -- internals ------------------------------------------------------------------------
 
@@ -163,6 +166,7 @@ class GameListCache:
         generation = self._generation
         task = asyncio.get_running_loop().create_task(self._run(fetch, generation, background))
         self._flight = task
+        self._running.add(task)
         task.add_done_callback(self._forget)
         return task
 
@@ -200,6 +204,7 @@ class GameListCache:
             logger.error("refreshing the game list failed (%s); dropping the cached list", error)
 
     def _forget(self, task: asyncio.Task[GameList]) -> None:
+        self._running.discard(task)
         if self._flight is task:
             self._flight = None
         if not task.cancelled():

@@ -295,3 +295,16 @@ def test_bad_cache_settings_name_the_field(
     with pytest.raises(ga.InvalidParameterError) as caught:
         make_client(**settings)
     assert caught.value.field == field
+
+
+async def test_close_also_cancels_a_fetch_orphaned_by_invalidate(
+    client: GameApiClient, transport: ScriptedTransport
+) -> None:
+    transport.gate = asyncio.Event()
+    waiter = asyncio.create_task(client.list_games())
+    await settle()
+    client.invalidate_games()  # the running fetch is no longer the cache's flight
+    await client.close()
+    with pytest.raises(ga.ClientClosedError):
+        await waiter
+    assert asyncio.all_tasks() == {asyncio.current_task()}
