@@ -9,9 +9,12 @@ with ``local time + offset``:
   ``Date`` header alone is truncated to the second) and is ignored; one further than
   300 s + the round trip is impossible for an answer that accepted our timestamp, so a bogus
   clock on the way (a proxy's ``Date``) cannot move the offset;
-- on ``request_expired``: from the error's server time, then the call is sent once more at
-  once, on the corrected clock. This sits outside the retry middleware, so the re-send gets a
-  full retry budget of its own and happens at most once per call.
+- on ``request_expired``: the call is sent once more at once, stamped on the clock the error's
+  server time implies, at most once per call. The re-send continues the same call: it shares
+  its deadline and numbers its attempts after those already made, and the expired attempt
+  does not count against the retry budget. That clock is adopted only when the re-send is
+  accepted, so one odd answer (a hostile or absurd ``Date``) cannot poison later requests;
+  an expiry whose server time agrees with the clock used is raised, not re-sent.
 
 A WARNING is logged once when the offset first exceeds 30 s: the host's clock needs NTP.
 """
@@ -20,12 +23,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
 from .._clock import Clock
-from .._errors import RequestExpiredError
+from .._errors import GameApiError, RequestExpiredError
 from .._events import ClockResynced, EventHook, emit
 from .._pipeline import Call, Handler, Reply
 
@@ -56,11 +59,19 @@ class ClockSkewMiddleware:
         try:
             reply = await call_next(call)
         except RequestExpiredError as error:
-            server_time = error.server_time
-            if server_time is None:
+            resend = self._resend(call, error)
+            if resend is None:
                 raise
-            self._adopt(server_time - self._clock.time(), "request_expired")
-            return await call_next(attrs.evolve(call, clock_offset=self.offset))
+            try:
+                reply = await call_next(resend)
+            except GameApiError as later:
+                # Retry disabled on the re-send: it did not count, so count it here.
+                later.attempts = max(later.attempts, resend.attempt)
+                raise
+            # The platform accepted a timestamp on this clock: now it is safe to keep.
+            offset = resend.clock_offset
+            if offset != self.offset:
+                self._adopt(offset, "request_expired")
         server_time = reply.envelope.server_time
         if server_time is not None:
             sample = server_time - (reply.sent_at + reply.received_at) / 2
@@ -68,6 +79,31 @@ class ClockSkewMiddleware:
             if NOISE < drift <= PLATFORM_WINDOW + (reply.received_at - reply.sent_at):
                 self._adopt(sample, "observed")
         return reply
+
+    def _resend(self, call: Call, error: RequestExpiredError) -> Call | None:
+        """The re-send of an expired call, or ``None`` when it would not help or no time is
+        left; it continues the call's deadline and attempt count."""
+        server_time = error.server_time
+        if server_time is None:
+            return None
+        offset = server_time - self._clock.time()
+        if not abs(offset - call.clock_offset) > NOISE:
+            return None  # the answer's clock agrees with the one we used: re-sending won't do
+        options = call.options
+        policy = options.retry
+        made = error.attempts
+        # The expired attempt is free: the re-send gets the budget the others left.
+        changes: dict[str, Any] = {"attempts": max(1, policy.attempts - (made - 1))}
+        deadline = error._call_deadline
+        if deadline is not None:
+            remaining = deadline - self._clock.monotonic()
+            if remaining <= 0:
+                return None  # no new attempt starts past the deadline
+            changes["deadline"] = remaining
+            if options.timeout is None or remaining < options.timeout:
+                options = attrs.evolve(options, timeout=remaining)
+        options = attrs.evolve(options, retry=attrs.evolve(policy, **changes))
+        return attrs.evolve(call, attempt=made + 1, clock_offset=offset, options=options)
 
     def _adopt(self, offset: float, reason: str) -> None:
         previous, self.offset = self.offset, offset

@@ -41,21 +41,25 @@ class RetryMiddleware:
         clock = self._clock
         deadline = None if policy.deadline is None else clock.monotonic() + policy.deadline
         attempt_call = call
+        # Attempts made before this one (a clock-resync re-send continues a call: its policy
+        # then carries the budget and deadline left, see ClockSkewMiddleware).
+        before = call.attempt - 1
         failed = 0
         while True:
             try:
                 return await call_next(attempt_call)
             except GameApiError as error:
                 failed += 1
-                error.attempts = failed
+                error.attempts = before + failed
+                error._call_deadline = deadline
                 if failed >= policy.attempts or not is_transient(error):
                     raise
                 wait = policy.wait(failed, getattr(error, "retry_after", None), self._rng)
                 if deadline is not None and clock.monotonic() + wait >= deadline:
                     raise  # the next attempt could not start before the deadline
-                self._announce(call, failed, wait, error)
+                self._announce(call, before + failed, wait, error)
                 await clock.sleep(wait)
-                attempt_call = self._next_attempt(call, failed + 1, deadline)
+                attempt_call = self._next_attempt(call, before + failed + 1, deadline)
 
     def _next_attempt(self, call: Call, attempt: int, deadline: float | None) -> Call:
         options = call.options

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aioresponses import aioresponses
+from aioresponses import CallbackResult, aioresponses
 from yarl import URL
 
 import gameapi_async as ga
@@ -126,3 +126,114 @@ async def test_against_the_fake_platform_one_round_trip_is_lost(offset: float) -
             await client.list_games(refresh=True)
             assert client.clock_offset == pytest.approx(offset, abs=2)
     assert [r.outcome for r in fake.requests] == ["request_expired", "success", "success"]
+
+
+def busy(seconds: int) -> dict[str, Any]:
+    return {"status": 503, "payload": failure("busy", request_id="rid-busy"),
+            "headers": {"Retry-After": str(seconds)}}
+
+
+async def test_the_resend_shares_the_deadline_and_the_attempt_count(
+    mock: aioresponses, make_client: MakeClient, clock: FakeClock
+) -> None:
+    server = clock.wall + 3600
+    mock.post(LIST_URL, **busy(10))
+    mock.post(LIST_URL, **busy(10))
+    mock.post(LIST_URL, status=400,
+              payload=failure("request_expired", server_time=server + 20))
+    for _ in range(4):
+        mock.post(LIST_URL, **busy(10))
+    policy = ga.RetryPolicy(attempts=4, deadline=30)
+    with pytest.raises(ga.ApiError) as caught:
+        await make_client(retry=policy).list_games()
+    # 10 s + 10 s of Retry-After, then the re-send at t=20 s: another 10 s would reach the
+    # deadline, so the call gives up there; a fresh deadline would have slept 20 s more.
+    assert clock.sleeps == [10.0, 10.0]
+    assert len(stamps(mock)) == 4
+    assert caught.value.attempts == 4
+    assert (caught.value.http_status, caught.value.request_id) == (503, "rid-busy")
+
+
+async def test_the_resend_does_not_use_up_the_budget_of_attempts_already_made(
+    mock: aioresponses, make_client: MakeClient, clock: FakeClock
+) -> None:
+    server = clock.wall + 3600
+    mock.post(LIST_URL, **busy(1))
+    mock.post(LIST_URL, status=400, payload=failure("request_expired", server_time=server))
+    for _ in range(5):
+        mock.post(LIST_URL, **busy(1))
+    with pytest.raises(ga.ApiError) as caught:
+        await make_client(retry=ga.RetryPolicy(attempts=3, deadline=None)).list_games()
+    # Budget 3: the 503 and two more after the re-send; the expired attempt is free.
+    assert len(stamps(mock)) == 4
+    assert caught.value.attempts == 4
+
+
+async def test_no_resend_once_the_deadline_has_passed(
+    mock: aioresponses, make_client: MakeClient, clock: FakeClock
+) -> None:
+    def slow_expiry(url: URL, **kwargs: Any) -> CallbackResult:
+        clock.advance(2)  # the answer took 2 s: the 10 s deadline is now behind us
+        return CallbackResult(status=400, payload=failure(
+            "request_expired", server_time=clock.wall + 3600))
+
+    mock.post(LIST_URL, **busy(9))
+    mock.post(LIST_URL, callback=slow_expiry)
+    mock.post(LIST_URL, payload=empty(clock.wall + 3600))
+    client = make_client(retry=ga.RetryPolicy(deadline=10))
+    with pytest.raises(ga.RequestExpiredError) as caught:
+        await client.list_games()
+    assert len(stamps(mock)) == 2
+    assert caught.value.attempts == 2
+    assert client.clock_offset == 0.0
+
+
+@pytest.mark.parametrize("where", ["envelope", "date-header"])
+async def test_an_absurd_server_time_on_an_expiry_never_poisons_the_clock(
+    mock: aioresponses, make_client: MakeClient, clock: FakeClock, where: str
+) -> None:
+    if where == "envelope":
+        mock.post(LIST_URL, status=400,
+                  payload=failure("request_expired", server_time=clock.wall + 1e9))
+    else:
+        mock.post(LIST_URL, status=400, payload=failure("request_expired"),
+                  headers={"Date": "Fri, 31 Dec 9999 23:59:59 GMT"})
+    # The platform (whose clock agrees with ours) refuses the re-send too.
+    mock.post(LIST_URL, status=400,
+              payload=failure("request_expired", server_time=clock.wall))
+    mock.post(LIST_URL, payload=empty(clock.wall))
+    client = make_client(games_ttl=0)
+    with pytest.raises(ga.RequestExpiredError) as caught:
+        await client.list_games()
+    assert caught.value.attempts == 2
+    assert client.clock_offset == 0.0
+    await client.list_games()
+    assert stamps(mock)[-1] == int(clock.wall)
+
+
+async def test_an_offset_from_an_expiry_is_kept_only_once_the_resend_is_accepted(
+    mock: aioresponses, make_client: MakeClient, clock: FakeClock
+) -> None:
+    events: list[Any] = []
+    mock.post(LIST_URL, status=400,
+              payload=failure("request_expired", server_time=clock.wall + 3600))
+    mock.post(LIST_URL, status=503, payload=failure("busy"), repeat=True)
+    client = make_client(games_ttl=0, retry=ga.RetryPolicy(attempts=2, deadline=None),
+                         on_event=[events.append])
+    with pytest.raises(ga.ApiError) as caught:
+        await client.list_games()
+    assert caught.value.http_status == 503
+    assert caught.value.attempts == 3
+    assert client.clock_offset == 0.0
+    assert not [e for e in events if isinstance(e, ga.ClockResynced)]
+
+
+async def test_an_expiry_whose_server_time_agrees_with_ours_is_not_resent(
+    mock: aioresponses, make_client: MakeClient, clock: FakeClock
+) -> None:
+    mock.post(LIST_URL, status=400,
+              payload=failure("request_expired", server_time=clock.wall + 1))
+    mock.post(LIST_URL, payload=empty(clock.wall))
+    with pytest.raises(ga.RequestExpiredError):
+        await make_client().list_games()
+    assert len(stamps(mock)) == 1

@@ -28,20 +28,23 @@ async def test_events_describe_attempts_retries_and_resyncs(
     events: list[Event] = []
     await make_client(on_event=[events.append]).list_games()
     kinds = [type(e).__name__ for e in events]
-    assert kinds == ["AttemptFinished", "ClockResynced", "AttemptFinished", "RetryScheduled",
-                     "AttemptFinished"]
-    expired, resync, busy, retry, ok = events
+    # The resync is announced once the re-sent call is accepted; the re-send continues the
+    # call's attempt count.
+    assert kinds == ["AttemptFinished", "AttemptFinished", "RetryScheduled", "AttemptFinished",
+                     "ClockResynced"]
+    expired, busy, retry, ok, resync = events
     assert isinstance(expired, AttemptFinished)
-    assert isinstance(expired.error,
-                                                                ga.RequestExpiredError)
+    assert isinstance(expired.error, ga.RequestExpiredError)
+    assert expired.attempt == 1
     assert isinstance(resync, ClockResynced)
     assert resync.offset == pytest.approx(3600)
+    assert resync.reason == "request_expired"
     assert isinstance(busy, AttemptFinished)
-    assert (busy.http_status, busy.attempt) == (503, 1)
+    assert (busy.http_status, busy.attempt) == (503, 2)
     assert isinstance(retry, RetryScheduled)
-    assert (retry.wait, retry.attempt) == (2.0, 1)
+    assert (retry.wait, retry.attempt) == (2.0, 2)
     assert isinstance(ok, AttemptFinished)
-    assert (ok.attempt, ok.http_status, ok.request_id, ok.error) == (2, 200, "rid-ok", None)
+    assert (ok.attempt, ok.http_status, ok.request_id, ok.error) == (3, 200, "rid-ok", None)
     assert ok.endpoint == "list_games"
 
 
