@@ -13,7 +13,8 @@ thousands of coroutines at once. So:
   being served until it is ``max_stale`` seconds old, with a WARNING and a short back-off
   before the next attempt (stale-if-error); past that age, callers fetch and get the error;
 - a definite failure (signature, agent, token...) means misconfiguration, not an outage: the
-  stale list is dropped, so the next caller fetches and sees the error;
+  stale list is dropped, so the next caller fetches and sees the error. So does any other
+  exception (a bug in a user middleware, say), which is also logged with its traceback;
 - ``invalidate()`` bumps a generation counter; a fetch that started before it never writes.
 
 The TTL starts when a fetch finishes, and each cache draws its TTL once with up to 5% jitter so
@@ -173,7 +174,7 @@ class GameListCache:
     async def _run(self, fetch: Fetch, generation: int, background: bool) -> GameList:
         try:
             value = await fetch()
-        except GameApiError as error:
+        except Exception as error:  # not only GameApiError: a bug in a middleware counts too
             self._counters.errors += 1
             if generation == self._generation:
                 self._after_failure(error, background)
@@ -189,10 +190,18 @@ class GameListCache:
         if self._fresh is not None:
             self._fresh[self._key] = value
 
-    def _after_failure(self, error: GameApiError, background: bool) -> None:
+    def _after_failure(self, error: Exception, background: bool) -> None:
         if not background:
             return  # the waiters get the error
-        if is_transient(error):
+        if not isinstance(error, GameApiError):
+            # A bug (in a user middleware, say): nobody awaits a background refresh, so log
+            # it with its traceback, and treat it as not transient.
+            self._last = None
+            logger.error(
+                "refreshing the game list failed with an unexpected %s; dropping the cached "
+                "list", type(error).__name__, exc_info=error,
+            )
+        elif is_transient(error):
             self._retry_not_before = self._clock.monotonic() + self._rng.uniform(*ERROR_BACKOFF)
             logger.warning(
                 "refreshing the game list failed (%s); serving the cached list, %.0f s old",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import ssl as ssl_module
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, NoReturn, Self
 
@@ -62,6 +62,24 @@ def _check_retry(retry: object) -> RetryPolicy:
     return retry
 
 
+def _check_hooks(on_event: object) -> tuple[EventHook, ...]:
+    """``on_event`` as a tuple of hooks: one callable, or an iterable of callables."""
+    if callable(on_event):
+        return (on_event,)
+    if isinstance(on_event, str | bytes) or not isinstance(on_event, Iterable):
+        raise InvalidParameterError(
+            "on_event",
+            f"must be a callable or a sequence of callables, got {type(on_event).__name__}",
+        )
+    hooks = tuple(on_event)
+    for hook in hooks:
+        if not callable(hook):
+            raise InvalidParameterError(
+                "on_event", f"every hook must be callable, got {type(hook).__name__}"
+            )
+    return hooks
+
+
 class _Shared:
     """What a client and every view made by ``with_options`` have in common."""
 
@@ -103,8 +121,9 @@ class GameApiClient:
         retry: the ``RetryPolicy`` (default: 4 attempts, full-jitter backoff from 0.25 s to
             8 s, 30 s deadline); ``RetryPolicy.disabled()`` for a single attempt.
         middlewares: your own middlewares, outermost first (see ``Middleware``).
-        on_event: callables receiving ``AttemptFinished``, ``RetryScheduled`` and
-            ``ClockResynced`` events, for metrics.
+        on_event: a callable, or a sequence of callables, receiving ``AttemptFinished``,
+            ``RetryScheduled`` and ``ClockResynced`` events, for metrics; anything else is
+            refused with ``InvalidParameterError`` naming ``on_event``.
         games_ttl: seconds a fetched game list is served from the cache (default 3 hours);
             ``0`` or ``None`` fetches on every call.
         games_max_stale: the oldest a cached game list may be and still be served while the
@@ -129,7 +148,7 @@ class GameApiClient:
         connect_timeout: float | None = 5.0,
         retry: RetryPolicy | None = None,
         middlewares: Sequence[Middleware] = (),
-        on_event: Sequence[EventHook] = (),
+        on_event: EventHook | Iterable[EventHook] = (),
         games_ttl: float | None = DEFAULT_GAMES_TTL,
         games_max_stale: float = DEFAULT_GAMES_MAX_STALE,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
@@ -162,7 +181,7 @@ class GameApiClient:
                 max_response_bytes=max_response_bytes,
             )
         sender = Sender(agent_id=agent_id, signer=signer, transport=transport, clock=clock)
-        hooks = tuple(on_event)
+        hooks = _check_hooks(on_event)
         skew = ClockSkewMiddleware(clock=clock, hooks=hooks)
         chain: list[Middleware] = [
             *middlewares,

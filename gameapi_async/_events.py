@@ -1,7 +1,8 @@
 """Instrumentation events: frozen facts about attempts, retries and clock resyncs.
 
-Pass callables as ``GameApiClient(on_event=[...])`` to feed metrics or tracing; each receives
-every event. A hook that raises is logged and ignored: instrumentation never breaks a call.
+Pass a callable, or a sequence of them, as ``GameApiClient(on_event=...)`` to feed metrics or
+tracing; each receives every event. A hook that raises is logged and ignored: instrumentation
+never breaks a call.
 """
 
 from __future__ import annotations

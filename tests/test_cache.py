@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 from collections.abc import Callable
@@ -11,6 +12,7 @@ import pytest
 
 import gameapi_async as ga
 from gameapi_async import GameApiClient, RetryPolicy
+from gameapi_async._pipeline import Call, Handler, Reply
 from gameapi_async._protocol import RawResponse
 from gameapi_async.testing import FakePlatform
 
@@ -308,3 +310,63 @@ async def test_close_also_cancels_a_fetch_orphaned_by_invalidate(
     with pytest.raises(ga.ClientClosedError):
         await waiter
     assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_a_background_refresh_failing_with_a_bug_is_counted_logged_and_not_wedged(
+    make_client: MakeClient, transport: ScriptedTransport, clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken = False
+
+    async def middleware(call: Call, call_next: Handler) -> Reply:
+        if broken:
+            raise RuntimeError("bug in a user middleware")
+        return await call_next(call)
+
+    client = make_client(transport=transport, retry=RetryPolicy.disabled(),
+                         middlewares=[middleware])
+    old = await client.list_games()
+    clock.advance(TTL + 1)
+    broken = True
+    with caplog.at_level(logging.WARNING, logger="gameapi_async.cache"):
+        assert await client.list_games() is old  # served stale; the refresh fails
+        await settle()
+    assert client.cache_stats().errors == 1
+    failed = [r for r in caplog.records if "refreshing the game list failed" in r.getMessage()]
+    assert len(failed) == 1
+    assert failed[0].levelno == logging.ERROR
+    assert failed[0].exc_info is not None
+    assert "bug in a user middleware" in caplog.text
+    # Not a transient failure: like a definite error it is not hidden behind the stale list.
+    with pytest.raises(RuntimeError):
+        await client.list_games()
+    assert client.cache_stats().errors == 2
+    broken = False
+    transport.answers.append(ok(range(1, 6), "rid-new"))
+    assert (await client.list_games()).request_id == "rid-new"
+
+
+async def test_a_failed_background_refresh_leaves_no_unretrieved_exception(
+    make_client: MakeClient, transport: ScriptedTransport, clock: FakeClock,
+) -> None:
+    async def middleware(call: Call, call_next: Handler) -> Reply:
+        if clock.mono > 2 * TTL:
+            raise RuntimeError("boom")
+        return await call_next(call)
+
+    contexts: list[dict[str, object]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, context: contexts.append(context))
+    try:
+        client = make_client(transport=transport, retry=RetryPolicy.disabled(),
+                             middlewares=[middleware])
+        await client.list_games()
+        clock.advance(2 * TTL)
+        await client.list_games()
+        await settle()
+        gc.collect()
+        await client.close()
+        gc.collect()
+    finally:
+        loop.set_exception_handler(None)
+    assert contexts == []

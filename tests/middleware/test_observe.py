@@ -83,3 +83,24 @@ async def test_logs_name_attempts_and_retries_but_never_secrets(
         text = record.getMessage()
         assert API_TOKEN not in text
         assert not any(signature in text for signature in signatures)
+
+
+async def test_on_event_takes_a_single_callable_or_a_sequence(
+    mock: aioresponses, make_client: MakeClient
+) -> None:
+    mock.post(LIST_URL, payload=success({"games": [], "total": 0}), repeat=True)
+    single: list[Event] = []
+    await make_client(on_event=single.append, games_ttl=0).list_games()
+    assert [type(e).__name__ for e in single] == ["AttemptFinished"]
+    first: list[Event] = []
+    second: list[Event] = []
+    await make_client(on_event=(first.append, second.append), games_ttl=0).list_games()
+    assert len(first) == len(second) == 1
+
+
+@pytest.mark.parametrize("bad", [42, "hook", [print, 3]])
+def test_a_bad_on_event_is_a_typed_error_naming_the_parameter(
+    make_client: MakeClient, bad: object
+) -> None:
+    with pytest.raises(ga.InvalidParameterError, match="on_event"):
+        make_client(on_event=bad)
