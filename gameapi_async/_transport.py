@@ -27,6 +27,7 @@ __all__ = ["USER_AGENT", "AiohttpTransport", "Timeouts", "Transport"]
 
 USER_AGENT: Final = f"gameapi-async aiohttp/{aiohttp.__version__}"
 _CHUNK: Final = 64 * 1024
+_MAX_TIMEOUTS: Final = 64  # cached ClientTimeout objects per transport
 
 
 class Timeouts(Protocol):
@@ -86,6 +87,9 @@ class AiohttpTransport:
         key = (timeouts.timeout, timeouts.connect_timeout)
         found = self._timeouts.get(key)
         if found is None:
+            # Attempts capped by a call's deadline bring new keys (3.72 s...): stay bounded.
+            if len(self._timeouts) >= _MAX_TIMEOUTS:
+                self._timeouts.clear()
             found = self._timeouts[key] = aiohttp.ClientTimeout(
                 total=key[0], sock_connect=key[1]
             )

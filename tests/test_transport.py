@@ -11,8 +11,10 @@ from aiohttp import web
 
 import gameapi_async as ga
 from gameapi_async import GameApiClient
+from gameapi_async._pipeline import CallOptions
+from gameapi_async._transport import AiohttpTransport
 
-from .support import serve
+from .support import BASE_URL, serve
 
 STALL = web.AppKey("stall", asyncio.Event)
 ARRIVED = web.AppKey("arrived", asyncio.Event)
@@ -106,3 +108,15 @@ async def test_connection_refused_is_a_network_error() -> None:
             await client.with_options(retry=ga.RetryPolicy.disabled()).list_games()
 
 
+
+
+def test_client_timeouts_are_reused_and_their_cache_stays_bounded() -> None:
+    transport = AiohttpTransport(BASE_URL, max_response_bytes=1024)
+    usual = CallOptions(timeout=10.0, connect_timeout=5.0)
+    assert transport._client_timeout(usual) is transport._client_timeout(usual)
+    # Deadline-capped attempts get timeouts like 3.71828 s: one new key each.
+    for i in range(10_000):
+        transport._client_timeout(CallOptions(timeout=1 + i / 7919, connect_timeout=5.0))
+    assert len(transport._timeouts) <= 64
+    made = transport._client_timeout(usual)
+    assert (made.total, made.sock_connect) == (10.0, 5.0)

@@ -191,3 +191,42 @@ def test_bad_policies_are_refused_naming_the_field(settings: dict[str, Any], fie
 def test_retry_must_be_a_policy() -> None:
     with pytest.raises(ga.InvalidParameterError, match="RetryPolicy"):
         GameApiClient(base_url=BASE_URL, agent_id=1, api_token="t", retry=3)  # type: ignore[arg-type]
+
+
+async def test_with_options_never_leaks_into_the_parent_client(
+    mock: aioresponses, make_client: MakeClient
+) -> None:
+    mock.post(LIST_URL, status=503, payload=failure("busy"), repeat=True)
+    client = make_client(timeout=10, retry=RetryPolicy(attempts=3, deadline=None))
+    view = client.with_options(retry=RetryPolicy.disabled(), timeout=2)
+    assert view.options.timeout == 2
+    assert client.options == ga.CallOptions(
+        timeout=10, retry=RetryPolicy(attempts=3, deadline=None)
+    )
+    with pytest.raises(ga.ApiError) as once:
+        await view.list_games(refresh=True)
+    with pytest.raises(ga.ApiError) as thrice:
+        await client.list_games(refresh=True)
+    assert (once.value.attempts, thrice.value.attempts) == (1, 3)
+    assert [r.kwargs["timeout"].total for r in sent(mock)] == [2, 10, 10, 10]
+
+
+async def test_a_link_call_whose_answer_was_lost_is_retried(
+    mock: aioresponses, make_client: MakeClient
+) -> None:
+    # Documented: the first attempt may have opened a platform session; the player only
+    # ever gets the link that came back. RetryPolicy.disabled() opts out per call.
+    link_url = f"{BASE_URL}/api/games/get_game_link"
+    mock.post(link_url, exception=aiohttp.ServerDisconnectedError())
+    mock.post(link_url, payload=success({"url": "https://game.example/play?t=2"}))
+    player = {"game_id": 1, "player_id": "p1", "player_username": "u", "language": "en",
+              "currency": "USD", "home_url": "https://casino.example", "ip": "10.0.0.1",
+              "agent_session_id": "s1"}
+    client = make_client()
+    link = await client.get_game_link(**player)
+    assert link.url == "https://game.example/play?t=2"
+    assert len(mock.requests[("POST", URL(link_url))]) == 2
+    mock.post(link_url, exception=aiohttp.ServerDisconnectedError())
+    with pytest.raises(ga.NetworkError):
+        await client.with_options(retry=RetryPolicy.disabled()).get_game_link(**player)
+    assert len(mock.requests[("POST", URL(link_url))]) == 3
