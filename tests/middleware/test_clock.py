@@ -237,3 +237,17 @@ async def test_an_expiry_whose_server_time_agrees_with_ours_is_not_resent(
     with pytest.raises(ga.RequestExpiredError):
         await make_client().list_games()
     assert len(stamps(mock)) == 1
+
+
+@pytest.mark.parametrize("date", [
+    "Fri, 31 Dec 99999 23:59:59 GMT", "Fri, 31 Dec 9999 23:59:59 GMT",
+    "Thu, 01 Jan 1970 00:00:00 GMT", "not a date", "Mon, 32 Foo 2024 99:99:99 GMT",
+])
+async def test_a_hostile_date_header_on_a_success_is_harmless(
+    mock: aioresponses, make_client: MakeClient, date: str
+) -> None:
+    mock.post(LIST_URL, payload=success({"games": [], "total": 0}),
+              headers={"Date": date, "Retry-After": date})
+    client = make_client()
+    assert (await client.list_games()).total == 0
+    assert client.clock_offset == 0.0
