@@ -251,3 +251,15 @@ async def test_a_hostile_date_header_on_a_success_is_harmless(
     client = make_client()
     assert (await client.list_games()).total == 0
     assert client.clock_offset == 0.0
+
+
+async def test_with_retry_disabled_the_resend_is_still_counted(
+    mock: aioresponses, make_client: MakeClient, clock: FakeClock
+) -> None:
+    for _ in range(2):
+        mock.post(LIST_URL, status=400,
+                  payload=failure("request_expired", server_time=clock.wall + 3600))
+    with pytest.raises(ga.RequestExpiredError) as caught:
+        await make_client(retry=ga.RetryPolicy.disabled()).list_games()
+    assert len(stamps(mock)) == 2
+    assert caught.value.attempts == 2
