@@ -8,6 +8,8 @@ configure the fake (catalogue, agents, faults, seed)::
     def fake_platform_options():
         return {"agent_id": 5, "api_token": "secret", "unavailable_games": {3}}
 
+Override ``gameapi_client_options`` the same way for the client (``retry``, ``timeout``...).
+
 The fixtures need pytest-asyncio (``pip install 'gameapi-async[testing]'``). This module is
 imported by every pytest run where the SDK is installed, so it imports nothing heavy (no
 aiohttp, no fake) until a fixture is used, and without pytest-asyncio a test that asks for a
@@ -38,6 +40,12 @@ def fake_platform_options() -> dict[str, Any]:
     return {"agent_id": 1, "api_token": "test-token", "seed": 0}
 
 
+@pytest.fixture
+def gameapi_client_options() -> dict[str, Any]:
+    """Extra keyword arguments for the ``gameapi_client`` fixture's ``GameApiClient``."""
+    return {}
+
+
 if pytest_asyncio is not None:
 
     @pytest_asyncio.fixture
@@ -50,16 +58,21 @@ if pytest_asyncio is not None:
 
     @pytest_asyncio.fixture
     async def gameapi_client(
-        fake_platform: FakePlatform, fake_platform_options: dict[str, Any]
+        fake_platform: FakePlatform, gameapi_client_options: dict[str, Any]
     ) -> AsyncIterator[GameApiClient]:
         """A client for the ``fake_platform`` fixture's first agent, closed after the test."""
         from gameapi_async import GameApiClient
 
         agent_id, token = next(iter(fake_platform.agents.items()))
         if token is None:
-            raise pytest.UsageError("gameapi_client needs an agent with a token")
+            pytest.fail(
+                "gameapi_async: gameapi_client needs the fake's first agent to have a token; "
+                "set api_token in fake_platform_options",
+                pytrace=False,
+            )
         async with GameApiClient(
-            base_url=fake_platform.base_url, agent_id=agent_id, api_token=token
+            **{"base_url": fake_platform.base_url, "agent_id": agent_id, "api_token": token,
+               **gameapi_client_options}
         ) as client:
             yield client
 

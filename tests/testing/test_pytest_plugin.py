@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gameapi_async import GameApiClient, GameNotAvailableError
+from gameapi_async import ApiError, GameApiClient, GameNotAvailableError, RetryPolicy
 from gameapi_async.testing import FakePlatform
 
 
@@ -104,3 +104,19 @@ def test_the_lazy_export_tables_match_all() -> None:
     for package in (gameapi_async, gameapi_async.testing):
         for name in package.__all__:
             assert getattr(package, name) is not None
+
+
+
+class TestClientOptions:
+    @pytest.fixture
+    def gameapi_client_options(self) -> dict[str, Any]:
+        return {"retry": RetryPolicy.disabled()}
+
+    async def test_options_reach_the_client(
+        self, fake_platform: FakePlatform, gameapi_client: GameApiClient
+    ) -> None:
+        fake_platform.faults.error_rate = 1.0
+        with pytest.raises(ApiError) as caught:
+            await gameapi_client.list_games()
+        assert caught.value.code in {"internal_error", "bad_gateway", "service_unavailable"}
+        assert len(fake_platform.requests) == 1  # no retry
