@@ -15,12 +15,13 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import secrets
 import signal
 import sys
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any, Final, TextIO
 
 import attrs
@@ -307,6 +308,25 @@ _COMMANDS: Final[dict[str, _Command]] = {
 }
 
 
+@contextlib.contextmanager
+def _quiet_sdk_logging() -> Iterator[None]:
+    """Keep the SDK's retry warnings off stderr when nobody configured logging.
+
+    Python prints unhandled warnings to stderr; here they would surround the one error line.
+    A program that set up logging (a handler anywhere up the tree) keeps its logs.
+    """
+    logger = logging.getLogger("gameapi_async")
+    if logger.hasHandlers():
+        yield
+        return
+    handler = logging.NullHandler()
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
          err: TextIO | None = None) -> int:
     """Run the command line; returns the exit status (the console script exits with it)."""
@@ -321,7 +341,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     as_json = bool(getattr(args, "json", False))
     try:
-        return asyncio.run(_COMMANDS[args.command](args, out, err))
+        with _quiet_sdk_logging():
+            return asyncio.run(_COMMANDS[args.command](args, out, err))
     except GameApiError as error:
         if as_json:
             _print_json(error_json(error), out)

@@ -227,3 +227,18 @@ def test_help_goes_to_out_and_returns_0() -> None:
         assert main([command, "--help"], out=out, err=err) == 0
         assert "usage: gameapi " + command in out.getvalue()
     assert err.getvalue() == ""
+
+
+def test_a_failure_is_the_only_output_no_retry_log_lines() -> None:
+    # The SDK logs each retry on the "gameapi_async" logger; with logging not configured,
+    # Python would print those warnings to stderr around the one error line.
+    result = subprocess.run(
+        [sys.executable, "-m", "gameapi_async", "games", "--base-url", "http://127.0.0.1:9",
+         "--agent-id", "1", "--api-token", "t", "--timeout", "1"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: NetworkError:")
+    assert "attempts=" in line
