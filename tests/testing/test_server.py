@@ -412,3 +412,15 @@ async def test_lifecycle_errors_are_clear() -> None:
     await fake.stop()
     with pytest.raises(ValueError, match="error_rate"):
         FakePlatform(faults=Faults(error_rate=2))
+
+
+async def test_a_taken_port_raises_oserror_and_leaves_nothing_open() -> None:
+    async with FakePlatform() as first:
+        port = int(first.base_url.rsplit(":", 1)[1])
+        second = FakePlatform(port=port)
+        with pytest.raises(OSError, match="address already in use"):
+            await second.start()
+        with pytest.raises(RuntimeError, match="not running"):
+            _ = second.base_url
+    with pytest.raises(ValueError, match="4xx or 5xx"):
+        FakePlatform(faults=Faults(error_rate=0.5, error_statuses=(200,)))
