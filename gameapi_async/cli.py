@@ -153,7 +153,8 @@ async def _mock_server(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
     from .testing import FakePlatform, Faults
 
     token = args.api_token or secrets.token_hex(16)
-    faults = Faults(latency=args.latency, error_rate=args.error_rate)
+    faults = Faults(latency=args.latency, error_rate=args.error_rate,
+                    error_statuses=tuple(args.error_status or (500, 502, 503)))
     fake = FakePlatform(agent_id=args.agent_id, api_token=token, faults=faults,
                         seed=args.seed, host=args.host, port=args.port)
     try:
@@ -212,6 +213,12 @@ def _rate(text: str) -> float:
 def _port(text: str) -> int:
     if not (text.isascii() and text.isdecimal() and int(text) <= 65535):
         raise argparse.ArgumentTypeError(f"must be a port number 0-65535, got {text!r}")
+    return int(text)
+
+
+def _error_status(text: str) -> int:
+    if not (text.isascii() and text.isdecimal() and 400 <= int(text) <= 599):
+        raise argparse.ArgumentTypeError(f"must be an HTTP status 400-599, got {text!r}")
     return int(text)
 
 
@@ -293,7 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--latency", type=_seconds, default=0.0,
                       help="seconds added to every answer (default 0)")
     mock.add_argument("--error-rate", type=_rate, default=0.0,
-                      help="share of requests answered 500/502/503 (default 0)")
+                      help="share of requests answered with an injected error (default 0)")
+    mock.add_argument("--error-status", type=_error_status, action="append", metavar="STATUS",
+                      help="status of injected errors, repeatable (default 500, 502 and 503)")
     mock.add_argument("--seed", type=int, default=0, help="seed for injected faults (default 0)")
     return parser
 

@@ -204,7 +204,7 @@ def test_mock_server_stops_cleanly_on_sigterm() -> None:
 @pytest.mark.parametrize(
     "argv",
     [[], ["nope"], ["games", "--bogus"], ["link"], ["mock-server", "--error-rate", "2"],
-     ["mock-server", "--port", "x"]],
+     ["mock-server", "--port", "x"], ["mock-server", "--error-status", "200"]],
 )
 def test_usage_errors_return_2_instead_of_raising(argv: list[str]) -> None:
     out, err = io.StringIO(), io.StringIO()
@@ -242,3 +242,20 @@ def test_a_failure_is_the_only_output_no_retry_log_lines() -> None:
     (line,) = result.stderr.splitlines()
     assert line.startswith("error: NetworkError:")
     assert "attempts=" in line
+
+
+def test_mock_server_injects_the_chosen_error_statuses() -> None:
+    proc = _mock_server("--port", "0", "--error-rate", "1", "--error-status", "429")
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().rsplit(" ", 1)[1].strip()
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["games", "--base-url", url, "--agent-id", "1", "--api-token",
+                     "mock-token", "--json", "--timeout", "2"], out=out, err=err)
+        assert code == 1
+        error = json.loads(out.getvalue())["error"]
+        assert (error["code"], error["http_status"]) == ("rate_limited", 429)
+        assert error["request_id"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
