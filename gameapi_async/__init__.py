@@ -2,40 +2,50 @@
 
 >>> async with GameApiClient(base_url=..., agent_id=1, api_token=...) as client:
 ...     games = await client.list_games()
+
+Names are imported on first use, not when the package is imported: the SDK's pytest plugin
+lives in this package and loads in every pytest session where the SDK is installed, so
+``import gameapi_async`` must not pull in aiohttp. Type checkers read the imports below.
 """
 
-from ._cache import CacheStats
-from ._canonical import encode_object as encode_body
-from ._client import GameApiClient
-from ._clock import Clock, SystemClock
-from ._errors import (
-    AgentNotFoundError,
-    ApiError,
-    ApiTokenNotFoundError,
-    ClientClosedError,
-    GameApiError,
-    GameNotAvailableError,
-    GameNotFoundError,
-    GameProviderNotFoundError,
-    InvalidParameterError,
-    InvalidSignatureError,
-    MalformedResponseError,
-    MethodNotAllowedError,
-    NetworkError,
-    RequestExpiredError,
-    RequestTimeoutError,
-    ResponseError,
-    ResponseTooLargeError,
-    SignatureRequiredError,
-    TransportError,
-    ValidationError,
-)
-from ._events import AttemptFinished, ClockResynced, Event, EventHook, RetryScheduled
-from ._models import Game, GameLink, GameList
-from ._pipeline import Call, CallOptions, Handler, Middleware, Reply
-from ._policy import RetryPolicy
-from ._signing import sign, verify
-from ._transport import Transport
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._cache import CacheStats
+    from ._canonical import encode_object as encode_body
+    from ._client import GameApiClient
+    from ._clock import Clock, SystemClock
+    from ._errors import (
+        AgentNotFoundError,
+        ApiError,
+        ApiTokenNotFoundError,
+        ClientClosedError,
+        GameApiError,
+        GameNotAvailableError,
+        GameNotFoundError,
+        GameProviderNotFoundError,
+        InvalidParameterError,
+        InvalidSignatureError,
+        MalformedResponseError,
+        MethodNotAllowedError,
+        NetworkError,
+        RequestExpiredError,
+        RequestTimeoutError,
+        ResponseError,
+        ResponseTooLargeError,
+        SignatureRequiredError,
+        TransportError,
+        ValidationError,
+    )
+    from ._events import AttemptFinished, ClockResynced, Event, EventHook, RetryScheduled
+    from ._models import Game, GameLink, GameList
+    from ._pipeline import Call, CallOptions, Handler, Middleware, Reply
+    from ._policy import RetryPolicy
+    from ._signing import sign, verify
+    from ._transport import Transport
 
 __version__ = "0.1.0.dev0"
 
@@ -84,3 +94,63 @@ __all__ = [
     "sign",
     "verify",
 ]
+
+# name -> (module, name in that module); keep in step with the imports above and __all__.
+_LAZY: dict[str, tuple[str, str]] = {
+    "AgentNotFoundError": ("._errors", "AgentNotFoundError"),
+    "ApiError": ("._errors", "ApiError"),
+    "ApiTokenNotFoundError": ("._errors", "ApiTokenNotFoundError"),
+    "AttemptFinished": ("._events", "AttemptFinished"),
+    "CacheStats": ("._cache", "CacheStats"),
+    "Call": ("._pipeline", "Call"),
+    "CallOptions": ("._pipeline", "CallOptions"),
+    "ClientClosedError": ("._errors", "ClientClosedError"),
+    "Clock": ("._clock", "Clock"),
+    "ClockResynced": ("._events", "ClockResynced"),
+    "Event": ("._events", "Event"),
+    "EventHook": ("._events", "EventHook"),
+    "Game": ("._models", "Game"),
+    "GameApiClient": ("._client", "GameApiClient"),
+    "GameApiError": ("._errors", "GameApiError"),
+    "GameLink": ("._models", "GameLink"),
+    "GameList": ("._models", "GameList"),
+    "GameNotAvailableError": ("._errors", "GameNotAvailableError"),
+    "GameNotFoundError": ("._errors", "GameNotFoundError"),
+    "GameProviderNotFoundError": ("._errors", "GameProviderNotFoundError"),
+    "Handler": ("._pipeline", "Handler"),
+    "InvalidParameterError": ("._errors", "InvalidParameterError"),
+    "InvalidSignatureError": ("._errors", "InvalidSignatureError"),
+    "MalformedResponseError": ("._errors", "MalformedResponseError"),
+    "MethodNotAllowedError": ("._errors", "MethodNotAllowedError"),
+    "Middleware": ("._pipeline", "Middleware"),
+    "NetworkError": ("._errors", "NetworkError"),
+    "Reply": ("._pipeline", "Reply"),
+    "RequestExpiredError": ("._errors", "RequestExpiredError"),
+    "RequestTimeoutError": ("._errors", "RequestTimeoutError"),
+    "ResponseError": ("._errors", "ResponseError"),
+    "ResponseTooLargeError": ("._errors", "ResponseTooLargeError"),
+    "RetryPolicy": ("._policy", "RetryPolicy"),
+    "RetryScheduled": ("._events", "RetryScheduled"),
+    "SignatureRequiredError": ("._errors", "SignatureRequiredError"),
+    "SystemClock": ("._clock", "SystemClock"),
+    "Transport": ("._transport", "Transport"),
+    "TransportError": ("._errors", "TransportError"),
+    "ValidationError": ("._errors", "ValidationError"),
+    "encode_body": ("._canonical", "encode_object"),
+    "sign": ("._signing", "sign"),
+    "verify": ("._signing", "verify"),
+}
+
+
+def __getattr__(name: str) -> object:
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module, __name__), attribute)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -6,6 +6,8 @@ import asyncio
 import io
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -159,3 +161,101 @@ def test_mock_server_serves_until_interrupted() -> None:
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def _mock_server(*extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gameapi_async", "mock-server", "--api-token", "mock-token",
+         *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_mock_server_on_a_taken_port_is_one_line_and_exit_1() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = _mock_server("--port", str(port))
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line.startswith(f"error: cannot listen on 127.0.0.1:{port}:")
+    assert "Traceback" not in err
+
+
+def test_mock_server_stops_cleanly_on_sigterm() -> None:
+    proc = _mock_server("--port", "0")
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("Fake platform listening on http://")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0, err
+        assert out.rstrip().endswith("Stopped.")
+        assert err == ""
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            proc.communicate()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["nope"], ["games", "--bogus"], ["link"], ["mock-server", "--error-rate", "2"],
+     ["mock-server", "--port", "x"], ["mock-server", "--error-status", "200"]],
+)
+def test_usage_errors_return_2_instead_of_raising(argv: list[str]) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert main(argv, out=out, err=err) == 2
+    assert out.getvalue() == ""
+    assert err.getvalue().startswith("usage: gameapi")
+    assert "error:" in err.getvalue()
+
+
+def test_help_goes_to_out_and_returns_0() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["--help"], out=out, err=err) == 0
+    text = out.getvalue()
+    for command in ("demo", "games", "link", "demo-link", "mock-server"):
+        assert command in text
+    assert "GAMEAPI_API_TOKEN" in text
+    assert "exit status" in text.lower()
+    for command in ("games", "link", "demo-link", "mock-server"):
+        out = io.StringIO()
+        assert main([command, "--help"], out=out, err=err) == 0
+        assert "usage: gameapi " + command in out.getvalue()
+    assert err.getvalue() == ""
+
+
+def test_a_failure_is_the_only_output_no_retry_log_lines() -> None:
+    # The SDK logs each retry on the "gameapi_async" logger; with logging not configured,
+    # Python would print those warnings to stderr around the one error line.
+    result = subprocess.run(
+        [sys.executable, "-m", "gameapi_async", "games", "--base-url", "http://127.0.0.1:9",
+         "--agent-id", "1", "--api-token", "t", "--timeout", "1"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: NetworkError:")
+    assert "attempts=" in line
+
+
+def test_mock_server_injects_the_chosen_error_statuses() -> None:
+    proc = _mock_server("--port", "0", "--error-rate", "1", "--error-status", "429")
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().rsplit(" ", 1)[1].strip()
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["games", "--base-url", url, "--agent-id", "1", "--api-token",
+                     "mock-token", "--json", "--timeout", "2"], out=out, err=err)
+        assert code == 1
+        error = json.loads(out.getvalue())["error"]
+        assert (error["code"], error["http_status"]) == ("rate_limited", 429)
+        assert error["request_id"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)

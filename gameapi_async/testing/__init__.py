@@ -2,11 +2,41 @@
 
 ``FakePlatform`` serves the platform's API on loopback with fault injection; the pytest plugin
 (registered automatically when the SDK is installed) provides the ``fake_platform`` and
-``gameapi_client`` fixtures.
+``gameapi_client`` fixtures. See docs/testing.md.
+
+Names are imported on first use, so loading the pytest plugin from this package stays cheap.
 """
 
-from ._catalogue import DEFAULT_GAMES
-from ._faults import Faults, ScriptedResponse
-from ._server import FakePlatform, RecordedRequest
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._catalogue import DEFAULT_GAMES
+    from ._faults import Faults, ScriptedResponse
+    from ._server import FakePlatform, RecordedRequest
 
 __all__ = ["DEFAULT_GAMES", "FakePlatform", "Faults", "RecordedRequest", "ScriptedResponse"]
+
+_LAZY: dict[str, str] = {
+    "DEFAULT_GAMES": "._catalogue",
+    "FakePlatform": "._server",
+    "Faults": "._faults",
+    "RecordedRequest": "._server",
+    "ScriptedResponse": "._faults",
+}
+
+
+def __getattr__(name: str) -> object:
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -7,7 +7,9 @@ it PHP-canonically and verifies the HMAC over *those* bytes. A client that signs
 
 Checks run in this order, the first failure answering:
 
-1. method is POST (else 405 ``method_not_allowed``); path is a platform method (else 404);
+1. the path is a platform method (else 404 ``not_found``, whatever the method: the reference
+   documents no code for it) and the method is POST (else 405 ``method_not_allowed`` with
+   ``Allow: POST``);
 2. ``X-Signature`` present (else 401 ``signature_required``);
 3. body is a JSON object with an integer ``agent_id`` (else 422 ``validation_error``);
 4. the agent exists (404 ``agent_not_found``) and has a token (404 ``api_token_not_found``);
@@ -29,6 +31,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import formatdate
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import quote
@@ -43,7 +46,7 @@ from .._protocol import ENDPOINTS, GET_GAME_LINK_DEMO, LIST_GAMES, Endpoint
 from .._signing import verify
 from .._validation import RULES
 from ._catalogue import DEFAULT_GAMES
-from ._faults import Faults, ScriptedResponse
+from ._faults import ERRORS, Faults, ScriptedResponse, error_message, injected_error
 
 __all__ = ["FakePlatform", "RecordedRequest"]
 
@@ -67,11 +70,24 @@ class RecordedRequest:
 class _Answer(Exception):
     """Internal: stop checking and answer with this error envelope."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+    def __init__(
+        self,
+        code: str,
+        message: str | None = None,
+        *,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        status_, default_message = ERRORS.get(code, (404, "Not found"))
+        super().__init__(message or default_message)
+        self.status = status if status is not None else status_
         self.code = code
-        self.message = message
+        self.message = message or default_message
+        self.headers = dict(headers or {})
+
+
+def _invalid(field: str, problem: str) -> _Answer:
+    return _Answer("validation_error", f"{field}: {problem}")
 
 
 class FakePlatform:
@@ -134,7 +150,11 @@ class FakePlatform:
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port)
-        await site.start()
+        try:
+            await site.start()
+        except BaseException:  # say, the port is taken: leave nothing half-open behind
+            await runner.cleanup()
+            raise
         self._runner = runner
         host, port = runner.addresses[0][:2]
         host = f"[{host}]" if ":" in host else host
@@ -225,50 +245,48 @@ class FakePlatform:
             content = self._content(endpoint, params, agent_id)
         except _Answer as answer:
             record(answer.status, answer.code)
-            return self._error(answer.status, answer.code, answer.message)
+            response = self._error(answer.status, answer.code, answer.message)
+            response.headers.update(answer.headers)
+            return response
         record(200, "success")
         return self._json(200, self._envelope(content))
 
     def _check(
         self, request: web.Request, body: bytes, decoded: Any
     ) -> tuple[Endpoint, dict[str, object], int]:
-        if request.method != "POST":
-            raise _Answer(405, "method_not_allowed", "Method not allowed")
         endpoint = ENDPOINTS.get(request.path)
         if endpoint is None:
-            raise _Answer(404, "not_found", "Unknown API method")
+            raise _Answer("not_found", "Unknown API method", status=404)
+        if request.method != "POST":
+            raise _Answer("method_not_allowed", headers={"Allow": "POST"})
         signature = request.headers.get("X-Signature")
         if not signature:
-            raise _Answer(401, "signature_required", "X-Signature header is required")
+            raise _Answer("signature_required")
         if not isinstance(decoded, dict):
-            raise _Answer(422, "validation_error", "body: must be a JSON object")
-        agent_id = decoded.get("agent_id")
-        if isinstance(agent_id, bool) or not isinstance(agent_id, int):
-            raise _Answer(422, "validation_error", "agent_id: must be an integer")
+            raise _invalid("body", "must be a JSON object")
+        agent_id = _integer(decoded, "agent_id")
         if agent_id not in self.agents:
-            raise _Answer(404, "agent_not_found", "Agent not found")
+            raise _Answer("agent_not_found")
         token = self.agents[agent_id]
         if token is None:
-            raise _Answer(404, "api_token_not_found", "API token is not configured for agent")
+            raise _Answer("api_token_not_found")
         try:
             canonical = encode_object(decoded)
         except (TypeError, ValueError):
             canonical = b""
         if not canonical or not verify(token, canonical, signature):
-            raise _Answer(403, "invalid_signature", "Invalid signature")
-        timestamp = decoded.get("timestamp")
-        if isinstance(timestamp, bool) or not isinstance(timestamp, int):
-            raise _Answer(422, "validation_error", "timestamp: must be an integer")
+            raise _Answer("invalid_signature")
+        timestamp = _integer(decoded, "timestamp")
         if abs(timestamp - int(self.now())) > MAX_SKEW:  # PHP compares with time()
-            raise _Answer(400, "request_expired", "Request expired")
+            raise _Answer("request_expired")
         params: dict[str, object] = {}
         for name in endpoint.params:
             if name not in decoded:
-                raise _Answer(422, "validation_error", f"{name}: is required")
+                raise _invalid(name, "is required")
             try:
                 params[name] = RULES[name](name, decoded[name])
             except InvalidParameterError as exc:
-                raise _Answer(422, "validation_error", str(exc)) from None
+                raise _Answer("validation_error", str(exc)) from None
         return endpoint, params, agent_id
 
     def _content(
@@ -281,14 +299,12 @@ class FakePlatform:
         game_id = params["game_id"]
         game = self.games.get(game_id)  # type: ignore[call-overload]
         if game is None:
-            raise _Answer(404, "game_not_found", "Game not found")
+            raise _Answer("game_not_found")
         if game.id in unavailable:
-            raise _Answer(403, "game_not_available", "Game is not available for this agent")
+            raise _Answer("game_not_available")
         demo = endpoint is GET_GAME_LINK_DEMO
         if demo and not game.demo:
-            raise _Answer(
-                404, "game_provider_not_found", "No provider with demo support for this game"
-            )
+            raise _Answer("game_provider_not_found")
         token = uuid.UUID(int=self._rng.getrandbits(128), version=4).hex
         player = quote(str(params["player_id"]), safe="")
         kind = "demo" if demo else "play"
@@ -320,11 +336,17 @@ class FakePlatform:
         headers = {"Date": self._http_date()}
         if self.faults.retry_after is not None:
             headers["Retry-After"] = self.faults.retry_after
-        if self.faults.error_html:
-            html = f"<html><body><h1>{status} Server Error</h1></body></html>"
+        if self.faults.error_html:  # what a proxy in front of the platform tends to send
+            try:
+                phrase = HTTPStatus(status).phrase
+            except ValueError:
+                phrase = "Error"
+            html = (f"<html><head><title>{status} {phrase}</title></head>"
+                    f"<body><center><h1>{status} {phrase}</h1></center></body></html>")
             return web.Response(status=status, text=html, content_type="text/html",
                                 headers=headers)
-        response = self._error(status, "internal_error", "Injected server error")
+        code, message = injected_error(status)
+        response = self._error(status, code, message)
         response.headers.update(headers)
         return response
 
@@ -363,11 +385,18 @@ class FakePlatform:
         if scripted.drop:
             record(0, "dropped")
             return _drop(request)
-        record(scripted.status, "scripted")
+        status = scripted.status if scripted.status is not None else 200
+        record(status, "scripted")
+        if scripted.error is not None:
+            response = self._error(
+                status, scripted.error, scripted.message or error_message(scripted.error)
+            )
+            response.headers.update(scripted.headers)
+            return response
         body = scripted.body if scripted.body is not None else json.dumps(scripted.json).encode()
         headers = {"Date": self._http_date(), **scripted.headers}
         headers.setdefault("Content-Type", "application/json")
-        return web.Response(status=scripted.status, body=body, headers=headers)
+        return web.Response(status=status, body=body, headers=headers)
 
     async def _stall(self, seconds: float) -> None:
         stall = asyncio.get_running_loop().create_future()
@@ -378,6 +407,15 @@ class FakePlatform:
             pass
         finally:
             self._stalls.discard(stall)
+
+
+def _integer(decoded: Mapping[str, Any], name: str) -> int:
+    if name not in decoded:
+        raise _invalid(name, "is required")
+    value = decoded[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _invalid(name, "must be an integer")
+    return value
 
 
 def _decode(body: bytes) -> Any:

@@ -8,15 +8,18 @@ configure the fake (catalogue, agents, faults, seed)::
     def fake_platform_options():
         return {"agent_id": 5, "api_token": "secret", "unavailable_games": {3}}
 
-The fixtures need pytest-asyncio. This module is imported by every pytest run where the SDK
-is installed, so it imports nothing heavy until a fixture is used, and without pytest-asyncio
-the fixtures fail with a clear message instead of breaking the run.
+Override ``gameapi_client_options`` the same way for the client (``retry``, ``timeout``...).
+
+The fixtures need pytest-asyncio (``pip install 'gameapi-async[testing]'``). This module is
+imported by every pytest run where the SDK is installed, so it imports nothing heavy (no
+aiohttp, no fake) until a fixture is used, and without pytest-asyncio a test that asks for a
+fixture fails with one line saying what to install, while the rest of the run is unaffected.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -27,7 +30,7 @@ if TYPE_CHECKING:
 
 try:
     import pytest_asyncio
-except ImportError:  # pragma: no cover - exercised only where pytest-asyncio is missing
+except ImportError:  # pragma: no cover - the subprocess test's coverage is not collected
     pytest_asyncio = None  # type: ignore[assignment]
 
 
@@ -35,6 +38,12 @@ except ImportError:  # pragma: no cover - exercised only where pytest-asyncio is
 def fake_platform_options() -> dict[str, Any]:
     """Keyword arguments for the ``fake_platform`` fixture's ``FakePlatform``."""
     return {"agent_id": 1, "api_token": "test-token", "seed": 0}
+
+
+@pytest.fixture
+def gameapi_client_options() -> dict[str, Any]:
+    """Extra keyword arguments for the ``gameapi_client`` fixture's ``GameApiClient``."""
+    return {}
 
 
 if pytest_asyncio is not None:
@@ -49,25 +58,39 @@ if pytest_asyncio is not None:
 
     @pytest_asyncio.fixture
     async def gameapi_client(
-        fake_platform: FakePlatform, fake_platform_options: dict[str, Any]
+        fake_platform: FakePlatform, gameapi_client_options: dict[str, Any]
     ) -> AsyncIterator[GameApiClient]:
         """A client for the ``fake_platform`` fixture's first agent, closed after the test."""
         from gameapi_async import GameApiClient
 
         agent_id, token = next(iter(fake_platform.agents.items()))
         if token is None:
-            raise pytest.UsageError("gameapi_client needs an agent with a token")
+            pytest.fail(
+                "gameapi_async: gameapi_client needs the fake's first agent to have a token; "
+                "set api_token in fake_platform_options",
+                pytrace=False,
+            )
         async with GameApiClient(
-            base_url=fake_platform.base_url, agent_id=agent_id, api_token=token
+            **{"base_url": fake_platform.base_url, "agent_id": agent_id, "api_token": token,
+               **gameapi_client_options}
         ) as client:
             yield client
 
-else:  # pragma: no cover
+else:  # exercised by a subprocess test that hides pytest-asyncio
+
+    def _needs_pytest_asyncio(fixture: str) -> NoReturn:
+        pytest.fail(
+            f"gameapi_async: the {fixture} fixture needs pytest-asyncio: "
+            "pip install pytest-asyncio (or pip install 'gameapi-async[testing]')",
+            pytrace=False,
+        )
 
     @pytest.fixture
     def fake_platform() -> None:
-        raise pytest.UsageError("the fake_platform fixture needs pytest-asyncio installed")
+        """Needs pytest-asyncio, which is not installed."""
+        _needs_pytest_asyncio("fake_platform")
 
     @pytest.fixture
     def gameapi_client() -> None:
-        raise pytest.UsageError("the gameapi_client fixture needs pytest-asyncio installed")
+        """Needs pytest-asyncio, which is not installed."""
+        _needs_pytest_asyncio("gameapi_client")

@@ -13,7 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gameapi_async import Game
+from gameapi_async import ApiError, Game, GameApiClient, RetryPolicy
+from gameapi_async._errors import is_transient
 from gameapi_async.testing import DEFAULT_GAMES, FakePlatform, Faults, ScriptedResponse
 
 TOKEN = "fake-secret"
@@ -175,13 +176,131 @@ async def test_fake_clock_offset_moves_expiry_and_reported_time(
     assert reported > time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 3500))
 
 
-@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
-async def test_other_methods_are_405_with_an_envelope(
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+async def test_other_methods_on_a_known_path_are_405_with_allow_post(
     fake: FakePlatform, http: aiohttp.ClientSession, method: str
 ) -> None:
     async with http.request(method, fake.base_url + "/api/games/list") as response:
         assert response.status == 405
-        assert (await response.json())["error"] == "method_not_allowed"
+        assert response.headers["Allow"] == "POST"
+        payload = await response.json()
+    assert payload["error"] == "method_not_allowed"
+    assert payload["message"] == "Unsupported HTTP method used"
+    assert fake.requests[-1].outcome == "method_not_allowed"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE"])
+@pytest.mark.parametrize("path", ["/", "/api/games/nope", "/api/games/list/extra"])
+async def test_unknown_paths_are_404_with_an_envelope_for_any_method(
+    fake: FakePlatform, http: aiohttp.ClientSession, method: str, path: str
+) -> None:
+    body, headers = signed({"agent_id": 1, "timestamp": now()})
+    async with http.request(method, fake.base_url + path, data=body,
+                            headers=headers) as response:
+        assert response.status == 404
+        assert "Allow" not in response.headers
+        payload = await response.json()
+    assert set(payload) == {"status", "error", "message", "timestamp", "request_id"}
+    assert (payload["status"], payload["error"]) == ("error", "not_found")
+    assert fake.requests[-1].outcome == "not_found"
+
+
+# The error table of api-methods.txt, plus game_provider_not_found from its demo-link section.
+SPEC_ERRORS = {
+    "signature_required": 401,
+    "invalid_signature": 403,
+    "agent_not_found": 404,
+    "api_token_not_found": 404,
+    "game_not_found": 404,
+    "game_not_available": 403,
+    "game_provider_not_found": 404,
+    "method_not_allowed": 405,
+    "validation_error": 422,
+    "request_expired": 400,
+}
+
+
+@pytest.mark.parametrize(("code", "status"), sorted(SPEC_ERRORS.items()))
+async def test_scripted_error_codes_get_the_spec_status_and_a_fresh_envelope(
+    fake: FakePlatform, http: aiohttp.ClientSession, code: str, status: int
+) -> None:
+    fake.script(ScriptedResponse(error=code), ScriptedResponse(error=code))
+    first = await post(http, fake, "/api/games/list", {"agent_id": 1, "timestamp": now()})
+    second = await post(http, fake, "/api/games/list", {"agent_id": 1, "timestamp": now()})
+    for got_status, payload, response in (first, second):
+        assert (got_status, payload["error"], payload["status"]) == (status, code, "error")
+        assert payload["message"]
+        assert payload["timestamp"].endswith("Z")
+        assert "Date" in response.headers
+    assert first[1]["request_id"] != second[1]["request_id"]
+    assert [r.outcome for r in fake.requests] == ["scripted", "scripted"]
+
+
+async def test_scripted_error_status_and_message_can_be_overridden(
+    fake: FakePlatform, http: aiohttp.ClientSession
+) -> None:
+    fake.script(ScriptedResponse(error="game_not_found", status=410, message="Gone for good"))
+    status, payload, _ = await post(http, fake, "/api/games/list",
+                                    {"agent_id": 1, "timestamp": now()})
+    assert (status, payload["error"], payload["message"]) == (410, "game_not_found",
+                                                              "Gone for good")
+
+
+def test_scripted_response_is_keyword_only_and_checks_its_fields() -> None:
+    with pytest.raises(TypeError):
+        ScriptedResponse(503)  # type: ignore[misc]
+    with pytest.raises(ValueError, match="only one of"):
+        ScriptedResponse(error="game_not_found", json={})
+    with pytest.raises(ValueError, match="give a status"):
+        ScriptedResponse(error="brand_new_code")
+    assert ScriptedResponse(error="brand_new_code", status=418).status == 418
+    assert ScriptedResponse(error="rate_limited").status == 429
+    assert ScriptedResponse().status == 200
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(429, "rate_limited"), (500, "internal_error"), (502, "bad_gateway"),
+     (503, "service_unavailable"), (504, "gateway_timeout")],
+)
+async def test_injected_errors_look_like_the_platform_would_send_them(
+    fake: FakePlatform, http: aiohttp.ClientSession, status: int, code: str
+) -> None:
+    fake.faults.error_rate = 1.0
+    fake.faults.error_statuses = (status,)
+    got, payload, response = await post(http, fake, "/api/games/list",
+                                        {"agent_id": 1, "timestamp": now()})
+    assert (got, payload["status"], payload["error"]) == (status, "error", code)
+    assert payload["message"]
+    assert "injected" not in payload["message"].lower()
+    assert len(payload["request_id"]) == 36
+    assert "Date" in response.headers
+    assert fake.requests[-1].outcome == "injected"
+
+
+async def test_injected_errors_reach_the_client_typed(fake: FakePlatform) -> None:
+    fake.faults.error_rate = 1.0
+    fake.faults.error_statuses = (429,)
+    fake.faults.retry_after = "7"
+    async with GameApiClient(base_url=fake.base_url, agent_id=1, api_token=TOKEN,
+                             retry=RetryPolicy.disabled()) as client:
+        with pytest.raises(ApiError) as caught:
+            await client.list_games()
+    error = caught.value
+    assert (error.code, error.http_status, error.retry_after) == ("rate_limited", 429, 7.0)
+    assert error.request_id is not None
+    assert len(error.request_id) == 36
+    assert is_transient(error)
+
+
+@pytest.mark.parametrize("missing", ["agent_id", "timestamp"])
+async def test_missing_common_fields_are_422_naming_the_field(
+    fake: FakePlatform, http: aiohttp.ClientSession, missing: str
+) -> None:
+    data = {k: v for k, v in {"agent_id": 1, "timestamp": now()}.items() if k != missing}
+    status, payload, _ = await post(http, fake, "/api/games/list", data)
+    assert (status, payload["error"]) == (422, "validation_error")
+    assert payload["message"] == f"{missing}: is required"
 
 
 async def test_bodies_that_are_not_objects_are_422(
@@ -293,3 +412,15 @@ async def test_lifecycle_errors_are_clear() -> None:
     await fake.stop()
     with pytest.raises(ValueError, match="error_rate"):
         FakePlatform(faults=Faults(error_rate=2))
+
+
+async def test_a_taken_port_raises_oserror_and_leaves_nothing_open() -> None:
+    async with FakePlatform() as first:
+        port = int(first.base_url.rsplit(":", 1)[1])
+        second = FakePlatform(port=port)
+        with pytest.raises(OSError, match="address already in use"):
+            await second.start()
+        with pytest.raises(RuntimeError, match="not running"):
+            _ = second.base_url
+    with pytest.raises(ValueError, match="4xx or 5xx"):
+        FakePlatform(faults=Faults(error_rate=0.5, error_statuses=(200,)))
