@@ -13,6 +13,9 @@ with ``local time + offset``:
   once, on the corrected clock. This sits outside the retry middleware, so the re-send gets a
   full retry budget of its own and happens at most once per call.
 
+A server time outside 2020-2100 (a broken or hostile ``Date`` or envelope ``timestamp``) is
+never adopted, from either source: a ``request_expired`` carrying one is raised as it is.
+
 A WARNING is logged once when the offset first exceeds 30 s: the host's clock needs NTP.
 """
 
@@ -36,6 +39,7 @@ logger = logging.getLogger("gameapi_async")
 NOISE: Final = 5.0  # seconds of disagreement not worth acting on
 PLATFORM_WINDOW: Final = 300.0  # the platform's accepted skew
 WARN_ABOVE: Final = 30.0
+PLAUSIBLE: Final = (1_577_836_800.0, 4_102_444_800.0)  # 2020-01-01 .. 2100-01-01 UTC
 
 
 class ClockSkewMiddleware:
@@ -57,12 +61,12 @@ class ClockSkewMiddleware:
             reply = await call_next(call)
         except RequestExpiredError as error:
             server_time = error.server_time
-            if server_time is None:
+            if server_time is None or not PLAUSIBLE[0] <= server_time <= PLAUSIBLE[1]:
                 raise
             self._adopt(server_time - self._clock.time(), "request_expired")
             return await call_next(attrs.evolve(call, clock_offset=self.offset))
         server_time = reply.envelope.server_time
-        if server_time is not None:
+        if server_time is not None and PLAUSIBLE[0] <= server_time <= PLAUSIBLE[1]:
             sample = server_time - (reply.sent_at + reply.received_at) / 2
             drift = abs(sample - offset)
             if NOISE < drift <= PLATFORM_WINDOW + (reply.received_at - reply.sent_at):
