@@ -33,7 +33,9 @@ DEFAULT_MAX_RESPONSE_BYTES: Final = 8 * 1024 * 1024
 
 
 def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+    # Exactly "localhost", 127.0.0.0/8 or ::1. Names under ".localhost" should resolve to
+    # loopback (RFC 6761) but a misconfigured resolver may send them anywhere: not trusted.
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -45,7 +47,9 @@ def check_base_url(base_url: object, *, allow_insecure_http: bool) -> str:
     """An absolute http(s) URL; plain http only to loopback unless explicitly allowed.
 
     A signed request over plain http can be read and replayed within the 300 s window by anyone
-    on the path, so http to a real host needs ``allow_insecure_http=True``.
+    on the path, so http to a real host needs ``allow_insecure_http=True``. Credentials in the
+    URL (``user:pass@``) are refused: the URL shows in reprs and logs. Messages never echo the
+    URL itself.
     """
     if not isinstance(base_url, str) or not base_url:
         raise InvalidParameterError("base_url", "must be a non-empty str")
@@ -53,12 +57,16 @@ def check_base_url(base_url: object, *, allow_insecure_http: bool) -> str:
         parts = urlsplit(base_url)
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError as exc:
-        raise InvalidParameterError("base_url", f"is not a valid URL ({exc})") from None
+    except ValueError:
+        raise InvalidParameterError("base_url", "is not a valid URL") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not host:
         raise InvalidParameterError("base_url", "must be an absolute http(s) URL")
-    if parts.query or parts.fragment:
+    if "@" in parts.netloc:
+        raise InvalidParameterError(
+            "base_url", "must not carry credentials (userinfo before '@'); it would be logged"
+        )
+    if parts.query or parts.fragment or "?" in base_url or "#" in base_url:
         raise InvalidParameterError("base_url", "must not carry a query or fragment")
     if scheme == "http" and not allow_insecure_http and not _is_loopback(host):
         raise InvalidParameterError(
@@ -107,7 +115,7 @@ def read_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             raise InvalidParameterError(name, "is not set")
         values[field] = raw
     agent_id = str(values["agent_id"]).strip()
-    if not (agent_id.isascii() and agent_id.isdecimal()):
+    if not (agent_id.isascii() and agent_id.isdecimal()) or len(agent_id) > 20:
         raise InvalidParameterError(ENV_AGENT_ID, "must be a positive integer")
     values["agent_id"] = validate_positive_int(ENV_AGENT_ID, int(agent_id))
     return values

@@ -28,11 +28,15 @@ so a new platform code never turns into a crash.
 
 Every error carries ``http_status`` and ``request_id`` (``None`` when there was no answer) and
 ``attempts`` (how many attempts the call made). Nothing here ever holds the API token.
+
+Text that may come from the platform (messages, request ids, error codes) is clipped to a
+bounded length and stripped of control characters, so a hostile or broken answer can neither
+make megabyte exceptions nor forge log lines.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Final
 
 __all__ = [
     "ERROR_CLASSES",
@@ -58,8 +62,25 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "api_error_for",
+    "clip",
     "is_transient",
 ]
+
+MAX_MESSAGE: Final = 1000  # characters of an exception message
+MAX_REQUEST_ID: Final = 128
+MAX_CODE: Final = 128
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` without control characters, cut to ``limit`` characters (``...`` marks a cut).
+
+    For text an answer supplies: it ends up in exceptions and log lines.
+    """
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else "\ufffd" for c in text)
+    return text
 
 
 class GameApiError(Exception):
@@ -79,6 +100,9 @@ class GameApiError(Exception):
         http_status: int | None = None,
         request_id: str | None = None,
     ) -> None:
+        message = clip(message, MAX_MESSAGE)
+        if request_id is not None:
+            request_id = clip(request_id, MAX_REQUEST_ID)
         super().__init__(message)
         self.message = message
         self.http_status = http_status
@@ -163,7 +187,9 @@ class ApiError(GameApiError):
 
     ``code`` is the platform's error code, kept verbatim even when the SDK does not know it;
     ``server_time`` is the platform's clock (Unix seconds) read from the answer, when present;
-    ``retry_after`` is the wait the platform asked for, in seconds, when it asked.
+    ``retry_after`` is the wait the platform asked for, in seconds, when it asked;
+    ``body_excerpt`` is the start of the answer's body (a few hundred characters), for
+    diagnosis. An unreasonably long message, request id or code is clipped.
     """
 
     code_name: ClassVar[str | None] = None
@@ -177,9 +203,11 @@ class ApiError(GameApiError):
         request_id: str | None = None,
         server_time: float | None = None,
         retry_after: float | None = None,
+        body_excerpt: str = "",
     ) -> None:
         super().__init__(message, http_status=http_status, request_id=request_id)
-        self.code = code
+        self.code = clip(code, MAX_CODE)
+        self.body_excerpt = body_excerpt
         self.server_time = server_time
         self.retry_after = retry_after
 

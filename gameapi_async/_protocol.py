@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit
 
 import attrs
 import cattrs
 
 from ._canonical import encode_object
-from ._errors import MalformedResponseError, api_error_for
+from ._errors import MAX_REQUEST_ID, MalformedResponseError, api_error_for, clip
 from ._models import GameLink, GameList, structure
 from ._signing import Signer
 
@@ -145,22 +146,24 @@ def parse_http_date(value: str | None) -> float | None:
         return None
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        return moment.timestamp() if moment.tzinfo is not None else None
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return moment.timestamp() if moment.tzinfo is not None else None
 
 
 def parse_retry_after(value: str | None, *, now: float) -> float | None:
     """``Retry-After`` as seconds to wait from ``now``: delay-seconds or an HTTP date.
 
     ``now`` should be the server's ``Date`` when the answer had one, so a skewed local clock
-    does not stretch or shrink the wait. A date in the past means "now" (0 s).
+    does not stretch or shrink the wait. A date in the past means "now" (0 s). Only ASCII
+    digits count as delay-seconds; an absurdly long number is read as "very long" (the retry
+    policy caps every wait).
     """
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(int(value))
+    if value.isascii() and value.isdigit():
+        return float(int(value)) if len(value) <= 12 else 1e12
     moment = parse_http_date(value)
     return None if moment is None else max(0.0, moment - now)
 
@@ -200,6 +203,8 @@ def decipher(response: RawResponse, *, now: float) -> Envelope:
     request_id = payload.get("request_id")
     if not isinstance(request_id, str):
         request_id = None
+    elif len(request_id) > MAX_REQUEST_ID or not request_id.isprintable():
+        request_id = clip(request_id, MAX_REQUEST_ID)
     envelope_status = payload.get("status")
     server_time = parse_iso_timestamp(payload.get("timestamp"))
     if server_time is None:  # the Date header is read only when the envelope has no time
@@ -223,6 +228,7 @@ def decipher(response: RawResponse, *, now: float) -> Envelope:
             request_id=request_id,
             server_time=server_time,
             retry_after=retry_after,
+            body_excerpt=excerpt(response.body),
         )
     raise malformed("answer is neither a success nor an error envelope", request_id)
 
@@ -252,5 +258,26 @@ def parse_game_link(envelope: Envelope) -> GameLink:
     """The typed :class:`GameLink` of a ``get_game_link`` or ``get_game_link_demo`` envelope."""
     url = envelope.content.get("url")
     if type(url) is str and url:  # the common case, without a copy of the content
-        return GameLink(url, envelope.request_id)
-    return _structure_content(envelope, GameLink)
+        link = GameLink(url, envelope.request_id)
+    else:
+        link = _structure_content(envelope, GameLink)
+    if not _is_absolute_http_url(link.url):
+        raise MalformedResponseError(
+            f"HTTP {envelope.http_status}: unexpected content (content.url: not an absolute "
+            "http(s) URL)",
+            http_status=envelope.http_status,
+            request_id=envelope.request_id,
+            body_excerpt=excerpt(link.url.encode("utf-8", errors="replace")),
+        )
+    return link
+
+
+def _is_absolute_http_url(url: str) -> bool:
+    """``http(s)://host...`` with no whitespace or control characters anywhere."""
+    if not url.isprintable() or " " in url:
+        return False
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False

@@ -118,12 +118,18 @@ class AiohttpTransport:
                 timeout=self._client_timeout(timeouts),
                 allow_redirects=False,
             ) as response:
+                headers = response.headers
                 length = response.content_length
-                if length is not None and length <= self._max_response_bytes:
+                # Content-Length counts the bytes on the wire; a compressed body is decoded
+                # while read, so only reading it in capped chunks bounds what it becomes.
+                if (
+                    length is not None
+                    and length <= self._max_response_bytes
+                    and headers.get("Content-Encoding", "identity").lower() == "identity"
+                ):
                     body = await response.read()
                 else:
                     body = await self._read_capped(response)
-                headers = response.headers
                 return RawResponse(
                     response.status, body, headers.get("Date"), headers.get("Retry-After")
                 )
@@ -135,12 +141,25 @@ class AiohttpTransport:
             raise RequestTimeoutError(
                 f"{request.endpoint.name}: no complete answer within the timeout"
             ) from exc
+        except GameApiError:
+            raise
+        except (OSError, EOFError) as exc:
+            # Socket and TLS errors (ssl.SSLError is an OSError) and a short read
+            # (asyncio.IncompleteReadError is an EOFError) can slip past aiohttp's own types.
+            if self._closed:
+                raise ClientClosedError("the client was closed during the request") from exc
+            raise NetworkError(f"{request.endpoint.name}: {_describe(exc)}") from exc
+        except Exception as exc:  # the Transport contract: only GameApiError leaves here
+            raise TransportError(
+                f"{request.endpoint.name}: unexpected {_describe(exc)}"
+            ) from exc
 
     async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
-        """The body of an answer too large by its Content-Length, or of unknown length."""
+        """The body of an answer too large by its Content-Length, of unknown length, or
+        compressed: the cap counts decoded bytes as they arrive, never a whole oversized body."""
         cap = self._max_response_bytes
         length = response.content_length
-        if length is not None:
+        if length is not None and length > cap:
             response.close()  # drop the connection rather than drain a body we refuse
             raise _too_large(response.status, f"Content-Length {length}", cap)
         body = bytearray()

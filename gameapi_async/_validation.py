@@ -43,7 +43,9 @@ def validate_positive_int(field: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidParameterError(field, f"must be a positive int, got {_type_name(value)}")
     if not 1 <= value <= PHP_INT_MAX:
-        raise InvalidParameterError(field, f"must be between 1 and {PHP_INT_MAX}, got {value}")
+        # A huge int is not even printable (Python's 4300-digit limit): say how big it is.
+        shown = str(value) if value.bit_length() <= 64 else f"a {value.bit_length()}-bit int"
+        raise InvalidParameterError(field, f"must be between 1 and {PHP_INT_MAX}, got {shown}")
     return value
 
 

@@ -89,7 +89,7 @@ def _client_from(args: argparse.Namespace) -> GameApiClient:
     base_url = pick("--base-url", args.base_url, ENV_BASE_URL)
     agent_text = pick("--agent-id", args.agent_id, ENV_AGENT_ID)
     token = pick("--api-token", args.api_token, ENV_API_TOKEN)
-    if not (agent_text.isascii() and agent_text.isdecimal()):
+    if not (agent_text.isascii() and agent_text.isdecimal()) or len(agent_text) > 20:
         raise InvalidParameterError("--agent-id", "must be a positive integer")
     return GameApiClient(
         base_url=base_url, agent_id=int(agent_text), api_token=token, timeout=args.timeout

@@ -16,6 +16,9 @@ with ``local time + offset``:
   accepted, so one odd answer (a hostile or absurd ``Date``) cannot poison later requests;
   an expiry whose server time agrees with the clock used is raised, not re-sent.
 
+A server time outside 2020-2100 (a broken or hostile ``Date`` or envelope ``timestamp``) is
+never adopted, from either source: a ``request_expired`` carrying one is raised as it is.
+
 A WARNING is logged once when the offset first exceeds 30 s: the host's clock needs NTP.
 """
 
@@ -39,6 +42,7 @@ logger = logging.getLogger("gameapi_async")
 NOISE: Final = 5.0  # seconds of disagreement not worth acting on
 PLATFORM_WINDOW: Final = 300.0  # the platform's accepted skew
 WARN_ABOVE: Final = 30.0
+PLAUSIBLE: Final = (1_577_836_800.0, 4_102_444_800.0)  # 2020-01-01 .. 2100-01-01 UTC
 
 
 class ClockSkewMiddleware:
@@ -73,7 +77,7 @@ class ClockSkewMiddleware:
             if offset != self.offset:
                 self._adopt(offset, "request_expired")
         server_time = reply.envelope.server_time
-        if server_time is not None:
+        if server_time is not None and PLAUSIBLE[0] <= server_time <= PLAUSIBLE[1]:
             sample = server_time - (reply.sent_at + reply.received_at) / 2
             drift = abs(sample - offset)
             if NOISE < drift <= PLATFORM_WINDOW + (reply.received_at - reply.sent_at):
@@ -84,7 +88,7 @@ class ClockSkewMiddleware:
         """The re-send of an expired call, or ``None`` when it would not help or no time is
         left; it continues the call's deadline and attempt count."""
         server_time = error.server_time
-        if server_time is None:
+        if server_time is None or not PLAUSIBLE[0] <= server_time <= PLAUSIBLE[1]:
             return None
         offset = server_time - self._clock.time()
         if not abs(offset - call.clock_offset) > NOISE:

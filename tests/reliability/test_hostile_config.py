@@ -1,0 +1,91 @@
+"""Hostile configuration and input: base_url credentials, query, look-alike loopback hosts;
+huge integers from the caller, the environment or the command line."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from aioresponses import aioresponses
+
+import gameapi_async as ga
+from gameapi_async import GameApiClient, RetryPolicy
+from gameapi_async.cli import main
+
+from ..support import API_TOKEN
+
+BASE = "https://api.example.test"
+PLAYER: dict[str, Any] = {"game_id": 1, "player_id": "p1", "player_username": "u",
+                          "language": "en", "currency": "EUR", "home_url": "https://home/",
+                          "ip": "1.2.3.4"}
+
+
+def client(**overrides: Any) -> GameApiClient:
+    settings: dict[str, Any] = {"base_url": BASE, "agent_id": 1, "api_token": API_TOKEN,
+                                "retry": RetryPolicy.disabled(), "games_ttl": 0}
+    settings.update(overrides)
+    return GameApiClient(**settings)
+
+
+# -- base_url --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", ["https://user:pass@api.example.test",
+                                 "https://user@api.example.test",
+                                 f"https://agent:{API_TOKEN}@api.example.test/v1",
+                                 "https://:secret@api.example.test"])
+def test_base_url_with_credentials_is_refused_without_echoing_them(url: str) -> None:
+    with pytest.raises(ga.InvalidParameterError) as caught:
+        client(base_url=url)
+    assert caught.value.field == "base_url"
+    text = f"{caught.value} {caught.value!r} {caught.value.args}"
+    for secret in ("pass", "secret", API_TOKEN):
+        assert secret not in text
+    assert "user" not in text.replace("userinfo", "")
+
+
+@pytest.mark.parametrize("url", ["https://api.example.test/?", "https://api.example.test/#",
+                                 "https://api.example.test/?a=1", "https://api.example.test#f"])
+def test_base_url_with_query_or_fragment_is_refused(url: str) -> None:
+    with pytest.raises(ga.InvalidParameterError, match="base_url"):
+        client(base_url=url)
+
+
+@pytest.mark.parametrize("host", ["app.localhost", "localhost.evil.example", "localhost.",
+                                  "127.0.0.1.nip.io", "[::ffff:10.0.0.1]", "0.0.0.0"])
+def test_plain_http_to_hosts_that_merely_look_local_is_refused(host: str) -> None:
+    with pytest.raises(ga.InvalidParameterError, match="allow_insecure_http"):
+        client(base_url=f"http://{host}:8080")
+
+
+def test_a_huge_agent_id_in_the_environment_is_a_typed_error() -> None:
+    env = {"GAMEAPI_BASE_URL": BASE, "GAMEAPI_AGENT_ID": "9" * 5000,
+           "GAMEAPI_API_TOKEN": API_TOKEN}
+    with pytest.raises(ga.InvalidParameterError) as caught:
+        ga.GameApiClient.from_env(**ga._config.read_env(env))
+    assert caught.value.field == "GAMEAPI_AGENT_ID"
+    assert API_TOKEN not in str(caught.value)
+
+
+@pytest.mark.parametrize("value", [10**5000, -(10**5000), 2**64],
+                         ids=["huge", "huge-negative", "2**64"])
+async def test_a_huge_int_parameter_is_a_typed_error_naming_the_field(
+    mock: aioresponses, value: int
+) -> None:
+    async with client() as c:
+        with pytest.raises(ga.InvalidParameterError) as caught:
+            await c.get_game_link_demo(**{**PLAYER, "game_id": value})
+    assert caught.value.field == "game_id"
+    assert len(str(caught.value)) < 200
+    assert not mock.requests
+
+
+def test_the_cli_refuses_a_huge_agent_id_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GAMEAPI_API_TOKEN", API_TOKEN)
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["games", "--base-url", BASE, "--agent-id", "9" * 5000], out=out, err=err)
+    assert status == 2
+    assert "--agent-id" in err.getvalue()
+    assert API_TOKEN not in out.getvalue() + err.getvalue()
