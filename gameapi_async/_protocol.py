@@ -172,7 +172,34 @@ def decipher(response: RawResponse, *, now: float) -> Envelope:
     envelope raises the :class:`ApiError` subclass for its code; anything else raises
     :class:`MalformedResponseError` with the status and an excerpt. ``now`` is the local
     wall clock, used only to resolve a ``Retry-After`` date when the answer has no ``Date``.
+
+    Success first: a well-formed success envelope is recognised with the fewest steps and
+    returned; every other answer (errors, anything odd) goes through :func:`_decipher_fully`,
+    which decides exactly as if the quick look had not happened.
     """
+    if response.status == 200:
+        try:
+            payload = json.loads(response.body.decode("utf-8"))
+        except (ValueError, RecursionError):
+            payload = None
+        if type(payload) is dict and payload.get("status") == "success":
+            content = payload.get("content")
+            if type(content) is dict:
+                request_id = payload.get("request_id")
+                server_time = parse_iso_timestamp(payload.get("timestamp"))
+                if server_time is None:
+                    server_time = parse_http_date(response.date)
+                return Envelope(
+                    content,
+                    request_id if isinstance(request_id, str) else None,
+                    200,
+                    server_time,
+                )
+    return _decipher_fully(response, now=now)
+
+
+def _decipher_fully(response: RawResponse, *, now: float) -> Envelope:
+    """:func:`decipher` for any answer, step by step: what error it means, and why."""
     status = response.status
     retry_after = None
     if response.retry_after is not None:
