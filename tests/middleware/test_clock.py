@@ -126,3 +126,19 @@ async def test_against_the_fake_platform_one_round_trip_is_lost(offset: float) -
             await client.list_games(refresh=True)
             assert client.clock_offset == pytest.approx(offset, abs=2)
     assert [r.outcome for r in fake.requests] == ["request_expired", "success", "success"]
+
+
+def test_restamping_a_call_keeps_every_other_field() -> None:
+    # The middleware rebuilds a Call by hand (cheaper than attrs.evolve): it must stay in step
+    # with the class, field for field.
+    import attrs
+
+    from gameapi_async._pipeline import Call, CallOptions
+    from gameapi_async._protocol import GET_GAME_LINK
+    from gameapi_async.middleware.clock import _with_offset
+
+    assert [f.name for f in attrs.fields(Call)] == [
+        "endpoint", "params", "options", "attempt", "clock_offset"
+    ]
+    call = Call(GET_GAME_LINK, {"game_id": 1}, CallOptions(timeout=3.0), 4, 12.5)
+    assert _with_offset(call, -7.0) == attrs.evolve(call, clock_offset=-7.0)
