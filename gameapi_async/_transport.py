@@ -106,12 +106,19 @@ class AiohttpTransport:
         session = self._get_session()
         if session.closed:
             raise ClientClosedError("the aiohttp session given to the client is closed")
+        path = request.endpoint.path
+        url = self._urls.get(path)
+        if url is None:
+            url = self._url(path)
+        timeout = self._timeouts.get((timeouts.timeout, timeouts.connect_timeout))
+        if timeout is None:
+            timeout = self._client_timeout(timeouts)
         try:
             async with session.post(
-                self._url(request.endpoint.path),
+                url,
                 data=request.body,
                 headers=request.headers,
-                timeout=self._client_timeout(timeouts),
+                timeout=timeout,
                 allow_redirects=False,
             ) as response:
                 length = response.content_length
