@@ -108,6 +108,21 @@ def encode_php_json(value: object) -> str:
     return _encode_value(value)
 
 
+# Every request of one endpoint has the same keys in the same order, so the sorted order and
+# each key's escaped ``"key":`` prefix are worked out once per key sequence (a handful exist).
+_PLANS: Final[dict[tuple[str, ...], tuple[tuple[str, str], ...]]] = {}
+_MAX_PLANS: Final = 64
+
+
+def _plan(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...] | None:
+    if not all(type(key) is str for key in keys):
+        return None
+    plan = tuple((key, encode_basestring_ascii(key) + ":") for key in sorted(keys))
+    if len(_PLANS) < _MAX_PLANS:
+        _PLANS[keys] = plan
+    return plan
+
+
 def _encode_flat(data: Mapping[str, object]) -> str | None:
     """The body text of a flat object of strings and 64-bit ints, in one pass over the sorted
     keys; ``None`` when any key or value is of another type (the exact path decides then).
@@ -115,16 +130,20 @@ def _encode_flat(data: Mapping[str, object]) -> str | None:
     For these types the C escaper agrees with PHP byte for byte, except for ``/``, DEL and lone
     surrogates, which the caller patches or sends to the exact path.
     """
+    keys = tuple(data)
+    plan = _PLANS.get(keys)
+    if plan is None:
+        plan = _plan(keys)
+        if plan is None:
+            return None
     parts: list[str] = []
     add = parts.append
-    for key in sorted(data):
-        if type(key) is not str:
-            return None
+    for key, prefix in plan:
         value = data[key]
         if type(value) is str:
-            add(f"{encode_basestring_ascii(key)}:{encode_basestring_ascii(value)}")
+            add(prefix + encode_basestring_ascii(value))
         elif type(value) is int and PHP_INT_MIN <= value <= PHP_INT_MAX:
-            add(f"{encode_basestring_ascii(key)}:{value}")
+            add(prefix + str(value))
         else:
             return None
     return "{" + ",".join(parts) + "}"
@@ -140,10 +159,7 @@ def encode_object(data: Mapping[str, object]) -> bytes:
     re-encoded there). Anything else (floats, bools, nesting, huge ints) takes the exact path.
     """
     if data:
-        try:
-            text = _encode_flat(data)
-        except TypeError:  # keys that cannot be sorted: the exact path raises its own error
-            text = None
+        text = _encode_flat(data)
         if text is not None and "\\u007f" not in text and "\\ud" not in text:
             return (text.replace("/", "\\/") if "/" in text else text).encode("ascii")
     return _encode_mapping(data, sort=True).encode("ascii")
