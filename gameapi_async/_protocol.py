@@ -8,7 +8,8 @@ shared by the client and the fake platform.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import json.scanner
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Final, TypeVar
@@ -41,6 +42,11 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+# The C scanner json.loads itself uses (typeshed mistypes make_scanner's argument).
+_scan_json: Final[Callable[[str, int], tuple[Any, int]]] = json.scanner.make_scanner(
+    json.JSONDecoder()  # type: ignore[arg-type]
+)
 
 _LINK_PARAMS: Final = (
     "game_id",
@@ -178,10 +184,17 @@ def decipher(response: RawResponse, *, now: float) -> Envelope:
     which decides exactly as if the quick look had not happened.
     """
     if response.status == 200:
+        # The C scanner on the decoded text: exactly ``json.loads`` for a body that is one
+        # JSON value with no surrounding whitespace. Anything else (whitespace, extra data,
+        # bad bytes or syntax) leaves ``payload`` None and goes to the full path.
+        payload = None
         try:
-            payload = json.loads(response.body.decode("utf-8"))
-        except (ValueError, RecursionError):
-            payload = None
+            text = response.body.decode("utf-8")
+            value, end = _scan_json(text, 0)
+            if end == len(text):
+                payload = value
+        except (StopIteration, ValueError, RecursionError):
+            pass
         if type(payload) is dict and payload.get("status") == "success":
             content = payload.get("content")
             if type(content) is dict:

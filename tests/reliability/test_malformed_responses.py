@@ -154,6 +154,12 @@ EXTRA_SUCCESS_SHAPES = [
     env({"url": "https://g/x"}, timestamp=None),
     json.dumps({"status": "success", "content": {}}).encode(),
     json.dumps({"content": {"a": 1}, "status": "success", "status2": "x"}).encode(),
+    b" " + env({"url": "https://g/x"}),
+    env({"url": "https://g/x"}) + b"\r\n",
+    env({"url": "https://g/x"}) + b"x",
+    env({"url": "https://g/x"}) + env({"url": "https://g/y"}),
+    env({"url": float("nan")}),
+    b'{"status":"success","content":{"a":1},"content":{"b":2}}',
 ]
 
 
