@@ -103,7 +103,9 @@ class AiohttpTransport:
     async def send(self, request: SignedRequest, timeouts: Timeouts) -> RawResponse:
         if self._closed:
             raise ClientClosedError("the client is closed")
-        session = self._get_session()
+        session = self._session
+        if session is None:
+            session = self._get_session()
         if session.closed:
             raise ClientClosedError("the aiohttp session given to the client is closed")
         path = request.endpoint.path
