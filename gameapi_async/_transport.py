@@ -11,6 +11,7 @@ import ssl as ssl_module
 from typing import Final, Protocol
 
 import aiohttp
+from aiohttp import hdrs
 from yarl import URL
 
 from ._errors import (
@@ -130,7 +131,7 @@ class AiohttpTransport:
                     body = await self._read_capped(response)
                 headers = response.headers
                 return RawResponse(
-                    response.status, body, headers.get("Date"), headers.get("Retry-After")
+                    response.status, body, headers.get(hdrs.DATE), headers.get(hdrs.RETRY_AFTER)
                 )
         except aiohttp.ClientError as exc:
             if self._closed:  # close() ran while this request was in flight
