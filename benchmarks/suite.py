@@ -32,7 +32,7 @@ from .server import BenchServer, catalogue, envelope
 @attrs.frozen
 class Settings:
     levels: tuple[int, ...] = (1, 16, 64, 256)
-    rounds: int = 5
+    rounds: int = 7
     requests: int = 4000
     cached_calls: int = 200_000
     stampede: int = 10_000
@@ -62,7 +62,9 @@ async def _drive(mode: Mode, requests: int, concurrency: int) -> None:
     await asyncio.gather(*(worker() for _ in range(min(concurrency, requests))))
 
 
-async def overhead(server_url: str, settings: Settings) -> list[dict[str, Any]]:
+async def overhead(
+    server_url: str, settings: Settings, modes: list[Any] | None = None
+) -> list[dict[str, Any]]:
     """Benchmark 1: get_game_link through each mode at each concurrency level.
 
     Every round runs each mode once, in an order rotated round by round (so no mode always
@@ -70,7 +72,7 @@ async def overhead(server_url: str, settings: Settings) -> list[dict[str, Any]]:
     divided by raw aiohttp's from the same round: the reported ratio is the median of those
     paired ratios, steadier than a ratio of medians taken minutes apart.
     """
-    modes = available_modes()
+    modes = available_modes() if modes is None else modes
     samples: dict[tuple[str, int], list[tuple[float, float]]] = {}
     ratios: dict[tuple[str, int], list[float]] = {}
     for level in settings.levels:
