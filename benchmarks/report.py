@@ -30,16 +30,22 @@ def markdown(results: dict[str, Any]) -> str:
         f"({meta['machine']['cpu_model']}), Python {meta['machine']['python']}"
         f"{' (quick mode)' if meta['quick'] else ''}.",
         "",
-        "**Client overhead** (`get_game_link`, loopback server in its own process; median of "
-        f"{results['overhead'][0]['rounds']} interleaved rounds):",
+        "**Client overhead** (`get_game_link`, loopback server in its own process, a fixed "
+        f"pool of workers; {results['overhead'][0]['rounds']} rounds, modes in a rotating "
+        "order; CPU and throughput are medians over rounds, the ratio is the median of the "
+        "per-round ratios to raw aiohttp, with their range):",
         "",
-        "| concurrency | mode | client CPU / request | vs raw aiohttp | throughput |",
-        "|---:|---|---:|---:|---:|",
+        "| concurrency | mode | client CPU / request | vs raw aiohttp | range | throughput |",
+        "|---:|---|---:|---:|---:|---:|",
     ]
     for row in results["overhead"]:
+        spread = (
+            f"{row['cpu_ratio_min']:.2f}-{row['cpu_ratio_max']:.2f}"
+            if "cpu_ratio_min" in row else "-"
+        )
         lines.append(
             f"| {row['concurrency']} | {row['mode']} | {row['cpu_us_per_request']} µs | "
-            f"{row['cpu_ratio_to_raw_aiohttp']:.2f}x | {row['throughput_rps']} req/s |"
+            f"{row['cpu_ratio_to_raw_aiohttp']:.2f}x | {spread} | {row['throughput_rps']} req/s |"
         )
     cached, stampede = results["cached_list_games"], results["stampede"]
     lines += [

@@ -2,8 +2,9 @@
 
 CPU per request is the client process's CPU time (``time.process_time``) over a batch divided
 by the batch size: the server runs in another process, so only the client's work is counted.
-Modes are interleaved round by round and the median round is reported, because this machine is
-shared and noisy; ratios compare numbers taken in the same run.
+Modes are interleaved round by round in a rotating order, and ratios are paired (each mode
+against raw aiohttp in the same round) with the median round reported, because this machine
+is shared and noisy.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from .server import BenchServer, catalogue, envelope
 @attrs.frozen
 class Settings:
     levels: tuple[int, ...] = (1, 16, 64, 256)
-    rounds: int = 5
+    rounds: int = 7
     requests: int = 4000
     cached_calls: int = 200_000
     stampede: int = 10_000
@@ -45,23 +46,41 @@ class Settings:
 
 
 async def _drive(mode: Mode, requests: int, concurrency: int) -> None:
-    gate = asyncio.Semaphore(concurrency)
+    """``requests`` calls by a fixed pool of ``concurrency`` workers, each one call at a time.
 
-    async def one() -> None:
-        async with gate:
+    A pool rather than one task per request behind a semaphore: the harness then costs next to
+    nothing per request, so the client's own CPU is what differs between modes.
+    """
+    remaining = requests
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
             await mode.call()
 
-    await asyncio.gather(*(one() for _ in range(requests)))
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, requests))))
 
 
-async def overhead(server_url: str, settings: Settings) -> list[dict[str, Any]]:
-    """Benchmark 1: get_game_link through each mode at each concurrency level."""
-    modes = available_modes()
+async def overhead(
+    server_url: str, settings: Settings, modes: list[Any] | None = None
+) -> list[dict[str, Any]]:
+    """Benchmark 1: get_game_link through each mode at each concurrency level.
+
+    Every round runs each mode once, in an order rotated round by round (so no mode always
+    runs first or last on a machine whose load drifts), and each mode's CPU per request is
+    divided by raw aiohttp's from the same round: the reported ratio is the median of those
+    paired ratios, steadier than a ratio of medians taken minutes apart.
+    """
+    modes = available_modes() if modes is None else modes
     samples: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    ratios: dict[tuple[str, int], list[float]] = {}
     for level in settings.levels:
         requests = max(settings.requests // (4 if level == 1 else 1), 100)
-        for _ in range(settings.rounds):
-            for mode_class in modes:  # interleaved: every mode once per round
+        for round_number in range(settings.rounds):
+            shift = round_number % len(modes)
+            cpu_this_round: dict[str, float] = {}
+            for mode_class in modes[shift:] + modes[:shift]:
                 mode = mode_class(server_url)
                 # httpx costs milliseconds per request under concurrency: fewer of them give
                 # the same per-request figure without stretching the run to many minutes.
@@ -72,21 +91,26 @@ async def overhead(server_url: str, settings: Settings) -> list[dict[str, Any]]:
                 await _drive(mode, count, level)
                 cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
                 await mode.close()
+                cpu_this_round[mode.name] = cpu / count * 1e6
                 samples.setdefault((mode.name, level), []).append(
                     (cpu / count * 1e6, count / wall)
                 )
+            raw = cpu_this_round["raw aiohttp"]
+            for name, cpu in cpu_this_round.items():
+                ratios.setdefault((name, level), []).append(cpu / raw)
     rows = []
     for level in settings.levels:
-        raw_cpu = statistics.median(c for c, _ in samples[("raw aiohttp", level)])
         for mode_class in modes:
             runs = samples[(mode_class.name, level)]
-            cpu = statistics.median(c for c, _ in runs)
+            paired = ratios[(mode_class.name, level)]
             rows.append({
                 "mode": mode_class.name,
                 "concurrency": level,
-                "cpu_us_per_request": round(cpu, 1),
+                "cpu_us_per_request": round(statistics.median(c for c, _ in runs), 1),
                 "throughput_rps": round(statistics.median(t for _, t in runs)),
-                "cpu_ratio_to_raw_aiohttp": round(cpu / raw_cpu, 3),
+                "cpu_ratio_to_raw_aiohttp": round(statistics.median(paired), 3),
+                "cpu_ratio_min": round(min(paired), 3),
+                "cpu_ratio_max": round(max(paired), 3),
                 "rounds": len(runs),
             })
     return rows

@@ -17,7 +17,6 @@ patches the differences. Pure: no I/O.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from decimal import Decimal
@@ -109,37 +108,58 @@ def encode_php_json(value: object) -> str:
     return _encode_value(value)
 
 
-# One encoder, built once: ``json.dumps`` with arguments builds a new one on every call.
-_FAST_ENCODER: Final = json.JSONEncoder(
-    ensure_ascii=True, sort_keys=True, separators=(",", ":"), check_circular=False
-)
+# Every request of one endpoint has the same keys in the same order, so the sorted order and
+# each key's escaped ``"key":`` prefix are worked out once per key sequence (a handful exist).
+_PLANS: Final[dict[tuple[str, ...], tuple[tuple[str, str], ...]]] = {}
+_MAX_PLANS: Final = 64
 
 
-_STR: Final = frozenset({str})
-_STR_OR_INT: Final = frozenset({str, int})
+def _plan(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...] | None:
+    if not all(type(key) is str for key in keys):
+        return None
+    plan = tuple((key, encode_basestring_ascii(key) + ":") for key in sorted(keys))
+    if len(_PLANS) < _MAX_PLANS:
+        _PLANS[keys] = plan
+    return plan
 
 
-def _fast_path_applies(data: Mapping[str, object]) -> bool:
-    # The C encoder agrees with PHP byte for byte on flat objects of strings and 64-bit ints,
-    # except for DEL and for lone surrogates, which the caller checks in its output. The type
-    # checks run as set operations in C; only integers are looked at one by one.
-    values = data.values()
-    if not (_STR.issuperset(map(type, data)) and _STR_OR_INT.issuperset(map(type, values))):
-        return False
-    ints = [value for value in values if type(value) is int]
-    return not ints or (min(ints) >= PHP_INT_MIN and max(ints) <= PHP_INT_MAX)
+def _encode_flat(data: Mapping[str, object]) -> str | None:
+    """The body text of a flat object of strings and 64-bit ints, in one pass over the sorted
+    keys; ``None`` when any key or value is of another type (the exact path decides then).
+
+    For these types the C escaper agrees with PHP byte for byte, except for ``/``, DEL and lone
+    surrogates, which the caller patches or sends to the exact path.
+    """
+    keys = tuple(data)
+    plan = _PLANS.get(keys)
+    if plan is None:
+        plan = _plan(keys)
+        if plan is None:
+            return None
+    parts: list[str] = []
+    add = parts.append
+    for key, prefix in plan:
+        value = data[key]
+        if type(value) is str:
+            add(prefix + encode_basestring_ascii(value))
+        elif type(value) is int and PHP_INT_MIN <= value <= PHP_INT_MAX:
+            add(prefix + str(value))
+        else:
+            return None
+    return "{" + ",".join(parts) + "}"
 
 
 def encode_object(data: Mapping[str, object]) -> bytes:
     """The request body: ``ksort`` (top level only, as PHP does) then ``json_encode``.
 
     The result is pure ASCII (DEL included), so it is encoded without a check. A flat object
-    of strings and integers (every request) takes the C encoder, patched for ``/``; any output
-    where DEL or a surrogate escape appears takes the exact path, which writes DEL raw and
-    refuses lone surrogates (an astral character's surrogate pair is simply re-encoded there).
+    of strings and integers (every request) is written in one pass with the C escaper, patched
+    for ``/``; any output where DEL or a surrogate escape appears takes the exact path, which
+    writes DEL raw and refuses lone surrogates (an astral character's surrogate pair is simply
+    re-encoded there). Anything else (floats, bools, nesting, huge ints) takes the exact path.
     """
-    if data and _fast_path_applies(data):
-        text = _FAST_ENCODER.encode(data)
-        if "\\u007f" not in text and "\\ud" not in text:
+    if data:
+        text = _encode_flat(data)
+        if text is not None and "\\u007f" not in text and "\\ud" not in text:
             return (text.replace("/", "\\/") if "/" in text else text).encode("ascii")
     return _encode_mapping(data, sort=True).encode("ascii")

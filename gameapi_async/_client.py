@@ -383,6 +383,8 @@ class GameApiClient:
     def _call(self, endpoint: Endpoint, params: dict[str, object]) -> Awaitable[Reply]:
         # A plain function handing back the pipeline's awaitable: no frame of its own on the
         # hot path. Validation runs here, synchronously, before anything is awaited.
-        self._check_open()
+        shared = self._shared
+        if shared.closed:
+            raise ClientClosedError("the client is closed")
         checked = validate_params(endpoint.params, params)
-        return self._shared.handler(Call(endpoint, checked, self._options))
+        return shared.handler(Call(endpoint, checked, self._options))

@@ -11,6 +11,7 @@ import ssl as ssl_module
 from typing import Final, Protocol
 
 import aiohttp
+from aiohttp import hdrs
 from yarl import URL
 
 from ._errors import (
@@ -107,15 +108,24 @@ class AiohttpTransport:
     async def send(self, request: SignedRequest, timeouts: Timeouts) -> RawResponse:
         if self._closed:
             raise ClientClosedError("the client is closed")
-        session = self._get_session()
+        session = self._session
+        if session is None:
+            session = self._get_session()
         if session.closed:
             raise ClientClosedError("the aiohttp session given to the client is closed")
+        path = request.endpoint.path
+        url = self._urls.get(path)
+        if url is None:
+            url = self._url(path)
+        timeout = self._timeouts.get((timeouts.timeout, timeouts.connect_timeout))
+        if timeout is None:
+            timeout = self._client_timeout(timeouts)
         try:
             async with session.post(
-                self._url(request.endpoint.path),
+                url,
                 data=request.body,
                 headers=request.headers,
-                timeout=self._client_timeout(timeouts),
+                timeout=timeout,
                 allow_redirects=False,
             ) as response:
                 headers = response.headers
@@ -131,7 +141,7 @@ class AiohttpTransport:
                 else:
                     body = await self._read_capped(response)
                 return RawResponse(
-                    response.status, body, headers.get("Date"), headers.get("Retry-After")
+                    response.status, body, headers.get(hdrs.DATE), headers.get(hdrs.RETRY_AFTER)
                 )
         except aiohttp.ClientError as exc:
             if self._closed:  # close() ran while this request was in flight

@@ -78,17 +78,25 @@ def _checked(field: str, value: object, problem_of: Callable[[str], str | None])
     return text
 
 
-def _matching(pattern: re.Pattern[str], what: str) -> Rule:
+def _matching(pattern: re.Pattern[str], what: str) -> Callable[[str], str | None]:
     @functools.lru_cache(maxsize=_MEMO_SIZE)
     def problem_of(text: str) -> str | None:
         if pattern.fullmatch(text) is None:
             return f"must be {what}, got {_shown(text)}"
         return None
 
+    return problem_of
+
+
+def _rule(problem_of: Callable[[str], str | None]) -> Rule:
     def rule(field: str, value: object) -> str:
         return _checked(field, value, problem_of)
 
     return rule
+
+
+_language_problem: Final = _matching(_LANGUAGE, "a language code such as 'en' or 'pt-BR'")
+_currency_problem: Final = _matching(_CURRENCY, "a currency code such as 'USD' or 'USDT'")
 
 
 @functools.lru_cache(maxsize=_MEMO_SIZE)
@@ -130,13 +138,43 @@ RULES: Final[Mapping[str, Rule]] = {
     "player_id": _text,
     "player_username": _text,
     "agent_session_id": _text,
-    "language": _matching(_LANGUAGE, "a language code such as 'en' or 'pt-BR'"),
-    "currency": _matching(_CURRENCY, "a currency code such as 'USD' or 'USDT'"),
+    "language": _rule(_language_problem),
+    "currency": _rule(_currency_problem),
     "home_url": _home_url,
     "ip": _ip,
 }
 
+# The common case of each string rule, for validate_params: a non-empty ASCII str (which is
+# always valid UTF-8) that passes the field's memoised check, or any such str for free text.
+_STR_CHECKS: Final[Mapping[str, Callable[[str], str | None] | None]] = {
+    "player_id": None,
+    "player_username": None,
+    "agent_session_id": None,
+    "language": _language_problem,
+    "currency": _currency_problem,
+    "home_url": _url_problem,
+    "ip": _ip_problem,
+}
+
 
 def validate_params(names: tuple[str, ...], params: Mapping[str, object]) -> dict[str, object]:
-    """Check every parameter an endpoint takes; return the values to sign, in ``names`` order."""
-    return {name: RULES[name](name, params[name]) for name in names}
+    """Check every parameter an endpoint takes; return the values to sign, in ``names`` order.
+
+    A value in the common shape (a plain non-empty ASCII str, or a plain int ``game_id`` in
+    range) that passes its check is taken as is; anything else goes to the field's full rule,
+    which converts it or raises the error naming the field.
+    """
+    checked: dict[str, object] = {}
+    for name in names:
+        value = params[name]
+        if type(value) is str:
+            if value and value.isascii() and name in _STR_CHECKS:
+                problem_of = _STR_CHECKS[name]
+                if problem_of is None or problem_of(value) is None:
+                    checked[name] = value
+                    continue
+        elif type(value) is int and name == "game_id" and 1 <= value <= PHP_INT_MAX:
+            checked[name] = value
+            continue
+        checked[name] = RULES[name](name, value)
+    return checked

@@ -39,3 +39,33 @@ def test_objects_match_the_php_model_and_round_trip(data: dict[str, str | int]) 
 def test_lone_surrogates_are_refused(before: str, surrogate: str, after: str) -> None:
     with pytest.raises(ValueError, match="surrogate"):
         encode_string(before + surrogate + after)
+
+
+mixed_values = st.one_of(
+    values,
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(min_value=PHP_INT_MAX + 1) | st.integers(max_value=PHP_INT_MIN - 1),
+    st.lists(php_ints, max_size=3),
+    st.text(max_size=3).map(lambda t: t + "\ud800"),  # lone surrogate: refused on both paths
+)
+
+
+def _outcome(encode: object, data: dict[str, object]) -> object:
+    try:
+        return encode(data)  # type: ignore[operator]
+    except (AttributeError, TypeError, ValueError) as exc:
+        return type(exc)
+
+
+@given(st.dictionaries(keys | st.integers(0, 9), mixed_values, max_size=10))
+def test_one_pass_fast_path_agrees_with_the_exact_path(data: dict[object, object]) -> None:
+    # Whatever the fast path is given, it answers exactly as the exact encoder does: the same
+    # bytes or the same kind of refusal (a non-str key, an unsortable mix, an unsendable value).
+    from gameapi_async._canonical import _encode_mapping
+
+    def exact(d: dict[str, object]) -> bytes:
+        return _encode_mapping(d, sort=True).encode("ascii")
+
+    assert _outcome(encode_object, data) == _outcome(exact, data)

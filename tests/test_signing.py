@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import pickle
 
 import pytest
@@ -23,6 +25,16 @@ def test_signer_agrees_with_sign_across_many_bodies() -> None:
     signer = Signer(TOKEN)
     for body in (BODY, b"", b"{}", BODY * 3):
         assert signer.sign(body) == sign(TOKEN, body)
+
+
+@pytest.mark.parametrize("length", [0, 1, 31, 63, 64, 65, 128, 1000])
+def test_signer_is_hmac_sha256_for_any_key_length(length: int) -> None:
+    # The signer builds HMAC from two precomputed SHA-256 states: keys up to, at and beyond
+    # the 64-byte block (hashed first) must give exactly the standard library's HMAC.
+    token = ("k\u00e9y" * length)[:length]
+    for body in (BODY, b"", BODY * 40):
+        expected = hmac.new(token.encode("utf-8"), body, hashlib.sha256).hexdigest()
+        assert Signer(token).sign(body) == expected
 
 
 def test_non_ascii_token_is_keyed_by_its_utf8_bytes() -> None:

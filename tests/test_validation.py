@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gameapi_async import InvalidParameterError
 from gameapi_async._protocol import GET_GAME_LINK, GET_GAME_LINK_DEMO
-from gameapi_async._validation import validate_params
+from gameapi_async._validation import RULES, validate_params
 
 VALID = {
     "game_id": 123,
@@ -110,3 +113,31 @@ def test_liberal_but_real_values_are_accepted_verbatim(field: str, value: object
 def test_ip_address_objects_are_accepted_as_text() -> None:
     checked = validate_params(GET_GAME_LINK.params, with_value("ip", ipaddress.ip_address("::1")))
     assert checked["ip"] == "::1"
+
+
+_ANY_VALUE = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["", " ", "en", "pt-BR", "USD", "x", "https://c.example/l", "http://",
+                     "ftp://c.example", "::1", "10.0.0.1", "300.1.1.1", "é", "a\ud800",
+                     "https://c.example:99999/"]),
+    st.integers(min_value=-2, max_value=2**64),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False),
+    st.just(ipaddress.ip_address("::1")),
+)
+
+
+@given(st.sampled_from(GET_GAME_LINK.params), _ANY_VALUE)
+def test_quick_path_decides_as_the_full_rule(field: str, value: object) -> None:
+    # validate_params takes common values without calling the field's rule; it must accept,
+    # convert and refuse exactly what the rule does, with the same message.
+    def outcome(check: Callable[[], object]) -> object:
+        try:
+            return ("ok", check())
+        except InvalidParameterError as exc:
+            return ("refused", str(exc))
+
+    quick = outcome(lambda: validate_params(GET_GAME_LINK.params, with_value(field, value))[field])
+    full = outcome(lambda: RULES[field](field, value))
+    assert quick == full

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Sequence
 
 import attrs
 
-from .._clock import Clock
+from .._clock import Clock, SystemClock
 from .._errors import GameApiError, is_transient
 from .._events import EventHook, RetryScheduled, emit
 from .._pipeline import Call, Handler, Reply
@@ -25,12 +26,14 @@ logger = logging.getLogger("gameapi_async")
 class RetryMiddleware:
     """Applies ``call.options.retry``; sleeps through the client's clock."""
 
-    __slots__ = ("_clock", "_hooks", "_rng")
+    __slots__ = ("_clock", "_hooks", "_monotonic", "_rng")
 
     def __init__(
         self, *, clock: Clock, rng: random.Random | None = None, hooks: Sequence[EventHook] = ()
     ) -> None:
         self._clock = clock
+        # Read once per call for the deadline: the system clock directly, one call fewer.
+        self._monotonic = time.monotonic if type(clock) is SystemClock else clock.monotonic
         self._rng = rng if rng is not None else random.Random()
         self._hooks = tuple(hooks)
 
@@ -39,7 +42,7 @@ class RetryMiddleware:
         if policy.attempts == 1:
             return await call_next(call)
         clock = self._clock
-        deadline = None if policy.deadline is None else clock.monotonic() + policy.deadline
+        deadline = None if policy.deadline is None else self._monotonic() + policy.deadline
         attempt_call = call
         # Attempts made before this one (a clock-resync re-send continues a call: its policy
         # then carries the budget and deadline left, see ClockSkewMiddleware).

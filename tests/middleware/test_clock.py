@@ -262,3 +262,19 @@ async def test_with_retry_disabled_the_resend_is_still_counted(
         await make_client(retry=ga.RetryPolicy.disabled()).list_games()
     assert len(stamps(mock)) == 2
     assert caught.value.attempts == 2
+
+
+def test_restamping_a_call_keeps_every_other_field() -> None:
+    # The middleware rebuilds a Call by hand (cheaper than attrs.evolve): it must stay in step
+    # with the class, field for field.
+    import attrs
+
+    from gameapi_async._pipeline import Call, CallOptions
+    from gameapi_async._protocol import GET_GAME_LINK
+    from gameapi_async.middleware.clock import _with_offset
+
+    assert [f.name for f in attrs.fields(Call)] == [
+        "endpoint", "params", "options", "attempt", "clock_offset"
+    ]
+    call = Call(GET_GAME_LINK, {"game_id": 1}, CallOptions(timeout=3.0), 4, 12.5)
+    assert _with_offset(call, -7.0) == attrs.evolve(call, clock_offset=-7.0)

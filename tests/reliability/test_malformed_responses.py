@@ -137,3 +137,45 @@ async def test_every_broken_answer_is_a_typed_error(
     if isinstance(caught.value, ga.ResponseError):
         assert len(caught.value.body_excerpt) <= 203
         assert len(str(caught.value)) < 1200
+
+
+def _verdict(decide: Any, response: Any) -> object:
+    try:
+        return ("envelope", decide(response, now=1_700_000_000.0))
+    except ga.GameApiError as exc:
+        return (type(exc), str(exc), exc.http_status, exc.request_id,
+                getattr(exc, "retry_after", None), getattr(exc, "server_time", None))
+
+
+EXTRA_SUCCESS_SHAPES = [
+    env({"url": "https://g/x"}),
+    env({"url": "https://g/x"}, request_id=7),
+    env({"url": "https://g/x"}, timestamp="yesterday"),
+    env({"url": "https://g/x"}, timestamp=None),
+    json.dumps({"status": "success", "content": {}}).encode(),
+    json.dumps({"content": {"a": 1}, "status": "success", "status2": "x"}).encode(),
+    b" " + env({"url": "https://g/x"}),
+    env({"url": "https://g/x"}) + b"\r\n",
+    env({"url": "https://g/x"}) + b"x",
+    env({"url": "https://g/x"}) + env({"url": "https://g/y"}),
+    env({"url": float("nan")}),
+    b'{"status":"success","content":{"a":1},"content":{"b":2}}',
+]
+
+
+@pytest.mark.parametrize("date", [None, "Mon, 01 Jan 2024 00:00:05 GMT"])
+@pytest.mark.parametrize("retry_after", [None, "3"])
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(status, body) for _, status, body, _, _ in CORPUS]
+    + [(status, body) for body in EXTRA_SUCCESS_SHAPES for status in (200, 201, 500)],
+)
+def test_success_first_decipher_decides_as_the_full_path(
+    status: int, body: bytes, retry_after: str | None, date: str | None
+) -> None:
+    # The quick look for a well-formed success may never accept what the step-by-step path
+    # refuses, nor change any error it raises.
+    from gameapi_async._protocol import RawResponse, _decipher_fully, decipher
+
+    response = RawResponse(status, body, date, retry_after)
+    assert _verdict(decipher, response) == _verdict(_decipher_fully, response)
