@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import json.scanner
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -311,10 +312,20 @@ def parse_game_link(envelope: Envelope) -> GameLink:
     return link
 
 
+# The usual launch link, ``http(s)://host[:port]`` then a path, query, fragment or nothing:
+# recognised by one regex match instead of ``urlsplit`` (a third of the time). Anything else
+# goes to ``urlsplit``, which decides.
+_PLAIN_HTTP_URL: Final = re.compile(
+    r"https?://[a-z0-9][a-z0-9.-]*(?::[0-9]{1,5})?(?:[/?#]|\Z)", re.IGNORECASE | re.ASCII
+)
+
+
 def _is_absolute_http_url(url: str) -> bool:
     """``http(s)://host...`` with no whitespace or control characters anywhere."""
     if not url.isprintable() or " " in url:
         return False
+    if _PLAIN_HTTP_URL.match(url) is not None:
+        return True
     try:
         parts = urlsplit(url)
         return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)

@@ -132,10 +132,11 @@ class AiohttpTransport:
                 length = response.content_length
                 # Content-Length counts the bytes on the wire; a compressed body is decoded
                 # while read, so only reading it in capped chunks bounds what it becomes.
+                encoding = headers.get(hdrs.CONTENT_ENCODING)
                 if (
                     length is not None
                     and length <= self._max_response_bytes
-                    and headers.get("Content-Encoding", "identity").lower() == "identity"
+                    and (encoding is None or encoding.lower() == "identity")
                 ):
                     body = await response.read()
                 else:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 import gameapi_async as ga
 from gameapi_async._protocol import (
@@ -229,3 +232,38 @@ def test_excerpt_is_bounded_and_tolerates_bad_bytes() -> None:
 def test_list_games_endpoint_takes_no_parameters() -> None:
     assert LIST_GAMES.params == ()
     assert LIST_GAMES.path == "/api/games/list"
+
+
+def _oracle_accepts(url: str) -> bool:
+    """The rule for launch links, stated plainly: printable, no space, http(s) with a host."""
+    if not url.isprintable() or " " in url:
+        return False
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
+
+
+_URL_PIECES = st.sampled_from([
+    "http", "https", "HTTPS", "ftp", "javascript", ":", "//", "/", "?", "#", "@", "[", "]",
+    "::1", "a", "games.example", "-", ".", "8080", ":99999", " ", "\t", "\x00", "é", "%20",
+    "user:pw", "q=1&s=2",
+])
+
+
+@given(st.lists(_URL_PIECES, max_size=10).map("".join))
+@example("https://games.example/launch?s=1")
+@example("HTTP://a:8080")
+@example("https://user:pw@games.example/")
+@example("https://[::1]/x")
+@example("https://games.example:99999/")
+@example("https:///path")
+@settings(max_examples=800)
+def test_launch_links_are_accepted_exactly_when_the_plain_rule_says(url: str) -> None:
+    result = decipher(RawResponse(200, envelope({"url": url}), None, None), now=NOW)
+    if _oracle_accepts(url):
+        assert parse_game_link(result).url == url
+    else:
+        with pytest.raises(ga.MalformedResponseError):
+            parse_game_link(result)
