@@ -172,6 +172,11 @@ class GameApiClient:
             raise InvalidParameterError("max_response_bytes", "must be positive")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise InvalidParameterError("session", "must be an aiohttp.ClientSession")
+        if ssl is not None and not isinstance(ssl, ssl_module.SSLContext):
+            # Not aiohttp's ssl=False: certificate checks are never switched off by a flag.
+            raise InvalidParameterError(
+                "ssl", f"must be an ssl.SSLContext or None, got {type(ssl).__name__}"
+            )
         clock = clock if clock is not None else SystemClock()
         if transport is None:
             transport = AiohttpTransport(

@@ -285,6 +285,10 @@ def test_from_env_names_the_bad_variable(
         ({"timeout": -1}, "timeout"),
         ({"connect_timeout": "5"}, "connect_timeout"),
         ({"max_response_bytes": 0}, "max_response_bytes"),
+        # aiohttp's ssl=False idiom would silently turn certificate checks off.
+        ({"ssl": False}, "ssl"),
+        ({"ssl": True}, "ssl"),
+        ({"ssl": "no-verify"}, "ssl"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_field(settings: dict[str, Any], field: str) -> None:
