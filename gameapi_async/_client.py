@@ -80,6 +80,21 @@ def _check_hooks(on_event: object) -> tuple[EventHook, ...]:
     return hooks
 
 
+def _check_middlewares(middlewares: object) -> tuple[Middleware, ...]:
+    """``middlewares`` as a tuple: a sequence of callables, never a lone one or a string."""
+    if isinstance(middlewares, str | bytes) or not isinstance(middlewares, Sequence):
+        raise InvalidParameterError(
+            "middlewares",
+            f"must be a sequence of middlewares, got {type(middlewares).__name__}",
+        )
+    for middleware in middlewares:
+        if not callable(middleware):
+            raise InvalidParameterError(
+                "middlewares", f"every middleware must be callable, got {type(middleware).__name__}"
+            )
+    return tuple(middlewares)
+
+
 class _Shared:
     """What a client and every view made by ``with_options`` have in common."""
 
@@ -189,7 +204,7 @@ class GameApiClient:
         hooks = _check_hooks(on_event)
         skew = ClockSkewMiddleware(clock=clock, hooks=hooks)
         chain: list[Middleware] = [
-            *middlewares,
+            *_check_middlewares(middlewares),
             skew,
             RetryMiddleware(clock=clock, rng=rng, hooks=hooks),
             AttemptObserver(clock=clock, hooks=hooks),

@@ -289,6 +289,9 @@ def test_from_env_names_the_bad_variable(
         ({"ssl": False}, "ssl"),
         ({"ssl": True}, "ssl"),
         ({"ssl": "no-verify"}, "ssl"),
+        ({"middlewares": "abc"}, "middlewares"),
+        ({"middlewares": [1]}, "middlewares"),
+        ({"middlewares": len}, "middlewares"),  # one middleware, not in a sequence
     ],
 )
 def test_bad_settings_are_refused_naming_the_field(settings: dict[str, Any], field: str) -> None:
