@@ -127,6 +127,7 @@ class AiohttpTransport:
                 headers=request.headers,
                 timeout=timeout,
                 allow_redirects=False,
+                raise_for_status=False,  # even on a caller's session: statuses are ours to read
             ) as response:
                 headers = response.headers
                 length = response.content_length

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -95,3 +96,17 @@ async def test_any_player_name_is_signed_as_php_would_check_it(
 ) -> None:
     link = await client.get_game_link_demo(game_id=1, **{**PLAYER, "player_username": name})
     assert link.url.startswith("https://")
+
+
+async def test_a_caller_session_raising_for_status_still_gets_typed_platform_errors(
+    fake: FakePlatform,
+) -> None:
+    # aiohttp's raise_for_status=True on the caller's session must not turn a definite
+    # platform answer into a retried transport error.
+    async with aiohttp.ClientSession(raise_for_status=True) as session, GameApiClient(
+        base_url=fake.base_url, agent_id=1, api_token=TOKEN, session=session
+    ) as client:
+        with pytest.raises(ga.GameProviderNotFoundError) as caught:
+            await client.get_game_link_demo(game_id=2, **PLAYER)
+    assert caught.value.attempts == 1
+    assert len(fake.requests) == 1
