@@ -231,9 +231,10 @@ class GameApiClient:
     def from_env(cls, **overrides: Any) -> Self:
         """A client from ``GAMEAPI_BASE_URL``, ``GAMEAPI_AGENT_ID`` and ``GAMEAPI_API_TOKEN``.
 
-        Keyword arguments are passed to the constructor and win over the environment.
+        Keyword arguments are passed to the constructor and win over the environment; a
+        setting given as a keyword needs no variable (its variable is not even read).
         """
-        settings = read_env() | overrides
+        settings = read_env(skip=overrides) | overrides
         return cls(**settings)
 
     # -- lifetime -------------------------------------------------------------------------

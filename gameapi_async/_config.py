@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -98,10 +98,13 @@ def check_seconds(field: str, value: object, *, allow_none: bool = True) -> floa
     return float(value)
 
 
-def read_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def read_env(
+    environ: Mapping[str, str] | None = None, *, skip: Collection[str] = ()
+) -> dict[str, Any]:
     """``base_url``, ``agent_id`` and ``api_token`` from ``GAMEAPI_*`` variables.
 
-    A missing or malformed variable raises :class:`InvalidParameterError` naming it.
+    A missing or malformed variable raises :class:`InvalidParameterError` naming it. The
+    settings named in ``skip`` (given another way) are neither read nor required.
     """
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
@@ -110,12 +113,15 @@ def read_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         ("agent_id", ENV_AGENT_ID),
         ("api_token", ENV_API_TOKEN),
     ):
+        if field in skip:
+            continue
         raw = env.get(name, "")
         if not raw:
             raise InvalidParameterError(name, "is not set")
         values[field] = raw
-    agent_id = str(values["agent_id"]).strip()
-    if not (agent_id.isascii() and agent_id.isdecimal()) or len(agent_id) > 20:
-        raise InvalidParameterError(ENV_AGENT_ID, "must be a positive integer")
-    values["agent_id"] = validate_positive_int(ENV_AGENT_ID, int(agent_id))
+    if "agent_id" in values:
+        agent_id = str(values["agent_id"]).strip()
+        if not (agent_id.isascii() and agent_id.isdecimal()) or len(agent_id) > 20:
+            raise InvalidParameterError(ENV_AGENT_ID, "must be a positive integer")
+        values["agent_id"] = validate_positive_int(ENV_AGENT_ID, int(agent_id))
     return values

@@ -253,6 +253,26 @@ def test_from_env_reads_the_three_variables(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.mark.parametrize(
+    ("variable", "override"),
+    [("GAMEAPI_BASE_URL", {"base_url": "https://kw.example"}),
+     ("GAMEAPI_AGENT_ID", {"agent_id": 7}),
+     ("GAMEAPI_API_TOKEN", {"api_token": "kw-token"})],
+)
+def test_from_env_needs_no_variable_for_an_overridden_setting(
+    monkeypatch: pytest.MonkeyPatch, variable: str, override: dict[str, Any]
+) -> None:
+    monkeypatch.setenv("GAMEAPI_BASE_URL", "https://env.example")
+    monkeypatch.setenv("GAMEAPI_AGENT_ID", "42")
+    monkeypatch.setenv("GAMEAPI_API_TOKEN", API_TOKEN)
+    monkeypatch.setenv(variable, "")  # unset or malformed: the keyword wins, unread
+    client = GameApiClient.from_env(**override)
+    if "agent_id" in override:
+        assert client.agent_id == 7
+    if "base_url" in override:
+        assert "kw.example" in repr(client)
+
+
+@pytest.mark.parametrize(
     ("missing", "value"),
     [("GAMEAPI_BASE_URL", None), ("GAMEAPI_AGENT_ID", "abc"), ("GAMEAPI_API_TOKEN", "")],
 )
