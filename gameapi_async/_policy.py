@@ -13,7 +13,7 @@ __all__ = ["RetryPolicy"]
 
 
 def _check_positive(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:  # NaN
         raise InvalidParameterError(f"retry.{attribute.name}", f"must be >= 0, got {value!r}")
 
 

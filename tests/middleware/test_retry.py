@@ -180,7 +180,12 @@ async def test_retry_can_be_disabled_per_client_and_per_call(
 @pytest.mark.parametrize(
     ("settings", "field"),
     [({"attempts": 0}, "retry.attempts"), ({"attempts": True}, "retry.attempts"),
-     ({"wait_initial": -1}, "retry.wait_initial"), ({"deadline": -5}, "retry.deadline")],
+     ({"wait_initial": -1}, "retry.wait_initial"), ({"deadline": -5}, "retry.deadline"),
+     # NaN slips past "< 0" and would reach asyncio's timer heap as a wait.
+     ({"wait_initial": float("nan")}, "retry.wait_initial"),
+     ({"wait_max": float("nan")}, "retry.wait_max"),
+     ({"deadline": float("nan")}, "retry.deadline"),
+     ({"retry_after_max": float("nan")}, "retry.retry_after_max")],
 )
 def test_bad_policies_are_refused_naming_the_field(settings: dict[str, Any], field: str) -> None:
     with pytest.raises(ga.InvalidParameterError) as caught:
