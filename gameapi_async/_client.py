@@ -135,7 +135,7 @@ class GameApiClient:
         connect_timeout: seconds to open a connection (``None``: no limit).
         retry: the ``RetryPolicy`` (default: 4 attempts, full-jitter backoff from 0.25 s to
             8 s, 30 s deadline); ``RetryPolicy.disabled()`` for a single attempt.
-        middlewares: your own middlewares, outermost first (see ``Middleware``).
+        middlewares: a sequence of your own middlewares, outermost first (see ``Middleware``).
         on_event: a callable, or a sequence of callables, receiving ``AttemptFinished``,
             ``RetryScheduled`` and ``ClockResynced`` events, for metrics; anything else is
             refused with ``InvalidParameterError`` naming ``on_event``.
@@ -144,7 +144,8 @@ class GameApiClient:
         games_max_stale: the oldest a cached game list may be and still be served while the
             platform is failing transiently (default 24 hours).
         max_response_bytes: larger answers are refused with ``ResponseTooLargeError``.
-        ssl: an ``ssl.SSLContext`` for a private CA; verification is always on by default.
+        ssl: an ``ssl.SSLContext`` for a private CA; verification is always on by default
+            (anything else, aiohttp's ``ssl=False`` included, is refused).
         clock: an injectable clock (time, monotonic, sleep), for tests.
         rng: the random source of backoff jitter, for repeatable tests.
         transport: a custom transport (tests, other HTTP stacks); replaces ``session``.
