@@ -79,8 +79,8 @@ class Faults:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
-        if self.latency < 0 or self.stall_seconds < 0:
-            raise ValueError("latency and stall_seconds must not be negative")
+        if not (self.latency >= 0 and self.stall_seconds >= 0):  # NaN too
+            raise ValueError("latency and stall_seconds must not be negative or NaN")
         if not self.error_statuses:
             raise ValueError("error_statuses must not be empty")
         if any(not 400 <= status <= 599 for status in self.error_statuses):

@@ -424,3 +424,10 @@ async def test_a_taken_port_raises_oserror_and_leaves_nothing_open() -> None:
             _ = second.base_url
     with pytest.raises(ValueError, match="4xx or 5xx"):
         FakePlatform(faults=Faults(error_rate=0.5, error_statuses=(200,)))
+
+
+@pytest.mark.parametrize("field", ["latency", "stall_seconds"])
+def test_nan_delays_are_refused(field: str) -> None:
+    # NaN passed "< 0" and would have reached asyncio.sleep.
+    with pytest.raises(ValueError, match="must not be negative"):
+        FakePlatform(faults=Faults(**{field: float("nan")}))
