@@ -34,6 +34,8 @@ async def server() -> AsyncIterator[tuple[str, web.Application]]:
         app[HITS].append(request.path)
         app[ARRIVED].set()
         await app[STALL].wait()
+        if request.path.endswith("/get_game_link"):
+            return web.json_response({**SUCCESS, "content": {"url": "https://g.example/play"}})
         return web.json_response(SUCCESS)
 
     async def ok(request: web.Request) -> web.Response:
@@ -45,6 +47,7 @@ async def server() -> AsyncIterator[tuple[str, web.Application]]:
         raise web.HTTPTemporaryRedirect("/elsewhere/api/games/list")
 
     app.router.add_post("/stall/api/games/list", stall)
+    app.router.add_post("/stall/api/games/get_game_link", stall)
     app.router.add_post("/ok/api/games/list", ok)
     app.router.add_post("/elsewhere/api/games/list", ok)
     app.router.add_post("/redirect/api/games/list", redirect)
@@ -73,6 +76,25 @@ async def test_close_during_a_request_fails_it_cleanly(
     await client.close()
     with pytest.raises(ga.ClientClosedError):
         await call
+
+
+async def test_close_leaves_a_link_call_in_flight_on_a_callers_session_to_finish(
+    server: tuple[str, web.Application],
+) -> None:
+    url, app = server
+    async with aiohttp.ClientSession() as session:
+        client = GameApiClient(base_url=f"{url}/stall", agent_id=1, api_token="t",
+                               session=session)
+        call = asyncio.create_task(client.get_game_link(
+            game_id=1, player_id="p", player_username="u", language="en", currency="USD",
+            home_url="https://c.example", agent_session_id="s", ip="203.0.113.1"))
+        await app[ARRIVED].wait()
+        await client.close()
+        assert not session.closed  # the caller's session, and its connections, are the caller's
+        app[STALL].set()
+        assert (await call).url == "https://g.example/play"
+        with pytest.raises(ga.ClientClosedError):
+            await client.list_games()
 
 
 async def test_redirects_are_not_followed(server: tuple[str, web.Application]) -> None:
