@@ -204,12 +204,11 @@ class GameApiClient:
         sender = Sender(agent_id=agent_id, signer=signer, transport=transport, clock=clock)
         hooks = _check_hooks(on_event)
         skew = ClockSkewMiddleware(clock=clock, hooks=hooks)
-        chain: list[Middleware] = [
-            *_check_middlewares(middlewares),
-            skew,
-            RetryMiddleware(clock=clock, rng=rng, hooks=hooks),
-            AttemptObserver(clock=clock, hooks=hooks),
-        ]
+        # The built-in middlewares are bound directly (no wrapper frame per layer and call);
+        # the caller's own go through ``compose``, exactly as documented.
+        retrier = RetryMiddleware(clock=clock, rng=rng, hooks=hooks)
+        observer = AttemptObserver(clock=clock, hooks=hooks)
+        builtins = skew.bind(retrier.bind(observer.bind(sender)))
         games = GameListCache(
             key=(base_url, agent_id),
             ttl=check_seconds("games_ttl", games_ttl or None),
@@ -221,7 +220,7 @@ class GameApiClient:
             base_url=base_url,
             agent_id=agent_id,
             transport=transport,
-            handler=compose(chain, sender),
+            handler=compose(_check_middlewares(middlewares), builtins),
             clock=clock,
             skew=skew,
             games=games,

@@ -72,3 +72,35 @@ async def test_a_middleware_may_change_the_call_or_refuse_it(
     with pytest.raises(ga.NetworkError, match="circuit open"):
         await make_client(middlewares=[circuit_open]).list_games()
     assert len(requests) == 1
+
+
+async def test_builtin_middlewares_work_as_plain_middlewares_and_bound() -> None:
+    # The client binds the built-ins directly; used by hand through compose they behave alike.
+    from gameapi_async import AttemptFinished, Event
+    from gameapi_async._clock import SystemClock
+    from gameapi_async._pipeline import Call, CallOptions, Reply
+    from gameapi_async._protocol import LIST_GAMES, Envelope
+    from gameapi_async.middleware import AttemptObserver, ClockSkewMiddleware, RetryMiddleware
+
+    seen: list[Call] = []
+
+    async def innermost(call: Call) -> Reply:
+        seen.append(call)
+        return Reply(Envelope({}, "rid", 200, None), 1.0, 2.0, call.attempt)
+
+    events: list[Event] = []
+    clock = SystemClock()
+
+    def middlewares() -> list[ClockSkewMiddleware | RetryMiddleware | AttemptObserver]:
+        return [ClockSkewMiddleware(clock=clock), RetryMiddleware(clock=clock),
+                AttemptObserver(clock=clock, hooks=[events.append])]
+
+    composed = compose(middlewares(), innermost)
+    skew, retry, observer = middlewares()
+    bound = skew.bind(retry.bind(observer.bind(innermost)))
+    call = Call(LIST_GAMES, {}, CallOptions())
+    for handler in (composed, bound):
+        reply = await handler(call)
+        assert reply.envelope.request_id == "rid"
+    assert seen == [call, call]
+    assert [type(e) for e in events] == [AttemptFinished, AttemptFinished]

@@ -24,8 +24,9 @@ A WARNING is logged once when the offset first exceeds 30 s: the host's clock ne
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, Final
 
 import attrs
@@ -56,7 +57,15 @@ class ClockSkewMiddleware:
         self._warned = False
         self.offset = 0.0
 
-    async def __call__(self, call: Call, call_next: Handler) -> Reply:
+    def __call__(self, call: Call, call_next: Handler) -> Awaitable[Reply]:
+        return self._handle(call_next, call)
+
+    def bind(self, call_next: Handler) -> Handler:
+        """This middleware with ``call_next`` fixed: a handler the client puts in its chain
+        without a wrapper frame per call (what ``compose`` would do for any middleware)."""
+        return functools.partial(self._handle, call_next)
+
+    async def _handle(self, call_next: Handler, call: Call) -> Reply:
         offset = self.offset
         if offset != call.clock_offset:
             call = _with_offset(call, offset)

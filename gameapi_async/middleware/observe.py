@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Sequence
 
@@ -28,9 +29,24 @@ class AttemptObserver:
         # Nobody listening: hand the attempt straight through, without a frame of our own.
         if not self._hooks and not logger.isEnabledFor(logging.DEBUG):
             return call_next(call)
-        return self._observed(call, call_next)
+        return self._observed(call_next, call)
 
-    async def _observed(self, call: Call, call_next: Handler) -> Reply:
+    def bind(self, call_next: Handler) -> Handler:
+        """This middleware with ``call_next`` fixed, as the client chains it: with hooks every
+        attempt is observed; without, only while DEBUG is on (checked per attempt)."""
+        observed = functools.partial(self._observed, call_next)
+        if self._hooks:
+            return observed
+        is_enabled_for = logger.isEnabledFor
+
+        def unobserved(call: Call) -> Awaitable[Reply]:
+            if is_enabled_for(logging.DEBUG):
+                return observed(call)
+            return call_next(call)
+
+        return unobserved
+
+    async def _observed(self, call_next: Handler, call: Call) -> Reply:
         started = self._clock.monotonic()
         try:
             reply = await call_next(call)

@@ -6,10 +6,11 @@ long wait is never refused as expired. Definite answers are raised at once.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 import attrs
 
@@ -37,7 +38,15 @@ class RetryMiddleware:
         self._rng = rng if rng is not None else random.Random()
         self._hooks = tuple(hooks)
 
-    async def __call__(self, call: Call, call_next: Handler) -> Reply:
+    def __call__(self, call: Call, call_next: Handler) -> Awaitable[Reply]:
+        return self._handle(call_next, call)
+
+    def bind(self, call_next: Handler) -> Handler:
+        """This middleware with ``call_next`` fixed: a handler the client puts in its chain
+        without a wrapper frame per call (what ``compose`` would do for any middleware)."""
+        return functools.partial(self._handle, call_next)
+
+    async def _handle(self, call_next: Handler, call: Call) -> Reply:
         policy = call.options.retry
         if policy.attempts == 1:
             return await call_next(call)

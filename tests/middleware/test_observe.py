@@ -104,3 +104,26 @@ def test_a_bad_on_event_is_a_typed_error_naming_the_parameter(
 ) -> None:
     with pytest.raises(ga.InvalidParameterError, match="on_event"):
         make_client(on_event=bad)
+
+
+async def test_debug_switched_on_and_off_between_calls_of_one_client(
+    mock: aioresponses, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Without hooks the client's observer checks the level per attempt, not once when built.
+    mock.post(LIST_URL, payload=success({"games": [], "total": 0}), repeat=True)
+    client = make_client(games_ttl=0)
+
+    def debug_lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records
+                if r.levelno == logging.DEBUG and r.name == "gameapi_async"]
+
+    with caplog.at_level(logging.INFO, logger="gameapi_async"):
+        await client.list_games()
+    assert debug_lines() == []
+    with caplog.at_level(logging.DEBUG, logger="gameapi_async"):
+        await client.list_games()
+    assert len([m for m in debug_lines() if "list_games attempt 1: HTTP 200" in m]) == 1
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="gameapi_async"):
+        await client.list_games()
+    assert debug_lines() == []
