@@ -22,6 +22,7 @@ from ._config import (
 )
 from ._errors import ClientClosedError, InvalidParameterError
 from ._events import EventHook
+from ._fastnew import builder
 from ._models import Game, GameLink, GameList
 from ._pipeline import Call, CallOptions, Handler, Middleware, Reply, compose
 from ._policy import RetryPolicy
@@ -42,6 +43,7 @@ from .middleware import AttemptObserver, ClockSkewMiddleware, RetryMiddleware
 __all__ = ["GameApiClient"]
 
 _UNSET: Any = object()
+_new_call = builder(Call)  # Call(endpoint, params, options) with its defaults spelled out
 
 
 DEFAULT_GAMES_TTL = 3 * 3600.0
@@ -408,4 +410,4 @@ class GameApiClient:
         if shared.closed:
             raise ClientClosedError("the client is closed")
         checked = validate_params(endpoint.params, params)
-        return shared.handler(Call(endpoint, checked, self._options))
+        return shared.handler(_new_call(endpoint, checked, self._options, 1, 0.0))

@@ -21,6 +21,7 @@ import cattrs
 
 from ._canonical import encode_object
 from ._errors import MAX_REQUEST_ID, MalformedResponseError, api_error_for, clip
+from ._fastnew import builder
 from ._models import GameLink, GameList, structure
 from ._signing import Signer
 
@@ -117,6 +118,12 @@ class Envelope:
     server_time: float | None  # the platform's clock in Unix seconds, when the answer said
 
 
+# Made on every call: built through their slots (see _fastnew).
+_new_signed_request: Final = builder(SignedRequest)
+_new_envelope: Final = builder(Envelope)
+_new_game_link: Final = builder(GameLink, validated_by_caller=True)  # parse_game_link
+
+
 def build_request(
     endpoint: Endpoint,
     params: Mapping[str, object],
@@ -127,7 +134,7 @@ def build_request(
 ) -> SignedRequest:
     """Sign ``agent_id``, ``timestamp`` and ``params`` as one PHP-canonical body."""
     body = encode_object({"agent_id": agent_id, "timestamp": timestamp, **params})
-    return SignedRequest(endpoint, body, signer.sign(body), timestamp)
+    return _new_signed_request(endpoint, body, signer.sign(body), timestamp)
 
 
 def excerpt(body: bytes, limit: int = 200) -> str:
@@ -210,7 +217,7 @@ def decipher(response: RawResponse, *, now: float) -> Envelope:
                 server_time = parse_iso_timestamp(payload.get("timestamp"))
                 if server_time is None:
                     server_time = parse_http_date(response.date)
-                return Envelope(content, request_id, 200, server_time)
+                return _new_envelope(content, request_id, 200, server_time)
     return _decipher_fully(response, now=now)
 
 
@@ -298,7 +305,8 @@ def parse_game_link(envelope: Envelope) -> GameLink:
     """The typed :class:`GameLink` of a ``get_game_link`` or ``get_game_link_demo`` envelope."""
     url = envelope.content.get("url")
     if type(url) is str and url:  # the common case, without a copy of the content
-        link = GameLink(url, envelope.request_id)
+        # A non-empty str: what GameLink's own validator would check.
+        link = _new_game_link(url, envelope.request_id)
     else:
         link = _structure_content(envelope, GameLink)
     if not _is_absolute_http_url(link.url):

@@ -22,9 +22,12 @@ from ._errors import (
     ResponseTooLargeError,
     TransportError,
 )
+from ._fastnew import builder
 from ._protocol import RawResponse, SignedRequest
 
 __all__ = ["USER_AGENT", "AiohttpTransport", "Timeouts", "Transport"]
+
+_new_raw_response = builder(RawResponse)  # one per answer
 
 USER_AGENT: Final = f"gameapi-async aiohttp/{aiohttp.__version__}"
 _CHUNK: Final = 64 * 1024
@@ -142,7 +145,7 @@ class AiohttpTransport:
                     body = await response.read()
                 else:
                     body = await self._read_capped(response)
-                return RawResponse(
+                return _new_raw_response(
                     response.status, body, headers.get(hdrs.DATE), headers.get(hdrs.RETRY_AFTER)
                 )
         except aiohttp.ClientError as exc:
