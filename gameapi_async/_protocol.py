@@ -133,6 +133,13 @@ def build_request(
     signer: Signer,
 ) -> SignedRequest:
     """Sign ``agent_id``, ``timestamp`` and ``params`` as one PHP-canonical body."""
+    return _build_request(endpoint, params, agent_id, timestamp, signer)
+
+
+def _build_request(
+    endpoint: Endpoint, params: Mapping[str, object], agent_id: int, timestamp: int, signer: Signer
+) -> SignedRequest:
+    # build_request with positional arguments, for the sender: one call per attempt.
     body = encode_object({"agent_id": agent_id, "timestamp": timestamp, **params})
     return _new_signed_request(endpoint, body, signer.sign(body), timestamp)
 

@@ -7,7 +7,7 @@ import time
 from ._clock import Clock, SystemClock
 from ._fastnew import builder
 from ._pipeline import Call, Reply
-from ._protocol import build_request, decipher
+from ._protocol import _build_request, decipher
 from ._signing import Signer
 from ._transport import Transport
 
@@ -35,12 +35,9 @@ class Sender:
     async def __call__(self, call: Call) -> Reply:
         now = self._now
         sent_at = now()
-        request = build_request(
-            call.endpoint,
-            call.params,
-            agent_id=self._agent_id,
-            timestamp=int(sent_at + call.clock_offset),
-            signer=self._signer,
+        request = _build_request(
+            call.endpoint, call.params, self._agent_id, int(sent_at + call.clock_offset),
+            self._signer,
         )
         response = await self._transport.send(request, call.options)
         received_at = now()
