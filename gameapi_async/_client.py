@@ -409,5 +409,6 @@ class GameApiClient:
         shared = self._shared
         if shared.closed:
             raise ClientClosedError("the client is closed")
-        checked = validate_params(endpoint.params, params)
+        # ``params`` is the dict the endpoint method built for this call: checked in place.
+        checked = validate_params(endpoint.params, params, reuse=True)
         return shared.handler(_new_call(endpoint, checked, self._options, 1, 0.0))

@@ -157,24 +157,34 @@ _STR_CHECKS: Final[Mapping[str, Callable[[str], str | None] | None]] = {
 }
 
 
-def validate_params(names: tuple[str, ...], params: Mapping[str, object]) -> dict[str, object]:
+def validate_params(
+    names: tuple[str, ...], params: Mapping[str, object], *, reuse: bool = False
+) -> dict[str, object]:
     """Check every parameter an endpoint takes; return the values to sign, in ``names`` order.
 
     A value in the common shape (a plain non-empty ASCII str, or a plain int ``game_id`` in
     range) that passes its check is taken as is; anything else goes to the field's full rule,
     which converts it or raises the error naming the field.
+
+    ``reuse=True`` is for a dict the caller built for this call alone, holding exactly
+    ``names`` in that order: it is checked in place and returned (converted values replace the
+    given ones), saving a copy. Any other mapping is copied as without it.
     """
-    checked: dict[str, object] = {}
+    # Reused, every name is still looked up below, so its keys are exactly ``names``.
+    reused = reuse and type(params) is dict and len(params) == len(names)
+    checked: dict[str, object] = params if reused else {}  # type: ignore[assignment]
     for name in names:
         value = params[name]
         if type(value) is str:
             if value and value.isascii() and name in _STR_CHECKS:
                 problem_of = _STR_CHECKS[name]
                 if problem_of is None or problem_of(value) is None:
-                    checked[name] = value
+                    if not reused:
+                        checked[name] = value
                     continue
         elif type(value) is int and name == "game_id" and 1 <= value <= PHP_INT_MAX:
-            checked[name] = value
+            if not reused:
+                checked[name] = value
             continue
         checked[name] = RULES[name](name, value)
     return checked

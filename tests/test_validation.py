@@ -141,3 +141,34 @@ def test_quick_path_decides_as_the_full_rule(field: str, value: object) -> None:
     quick = outcome(lambda: validate_params(GET_GAME_LINK.params, with_value(field, value))[field])
     full = outcome(lambda: RULES[field](field, value))
     assert quick == full
+
+
+def test_reuse_checks_the_callers_own_dict_in_place() -> None:
+    own = with_value("ip", ipaddress.ip_address("10.0.0.1"))
+    checked = validate_params(GET_GAME_LINK.params, own, reuse=True)
+    assert checked is own
+    assert checked == with_value("ip", "10.0.0.1")
+    assert validate_params(GET_GAME_LINK.params, dict(VALID), reuse=True) == VALID
+
+
+def test_reuse_copies_anything_but_a_dict_of_exactly_the_names() -> None:
+    # An extra key (the demo endpoint takes no session id) must never reach the body.
+    given_params = dict(VALID)
+    checked = validate_params(GET_GAME_LINK_DEMO.params, given_params, reuse=True)
+    assert checked is not given_params
+    assert "agent_session_id" not in checked
+    assert given_params == VALID
+
+    class Params(dict[str, object]):
+        pass
+
+    subclassed = Params(VALID)
+    assert validate_params(GET_GAME_LINK.params, subclassed, reuse=True) is not subclassed
+
+
+def test_reuse_refuses_like_a_copy() -> None:
+    with pytest.raises(InvalidParameterError, match="ip"):
+        validate_params(GET_GAME_LINK.params, with_value("ip", "nope"), reuse=True)
+    with pytest.raises(KeyError):
+        validate_params(GET_GAME_LINK.params, {k: v for k, v in VALID.items() if k != "ip"}
+                        | {"extra": 1}, reuse=True)
