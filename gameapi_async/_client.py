@@ -210,7 +210,7 @@ class GameApiClient:
         # the caller's own go through ``compose``, exactly as documented.
         retrier = RetryMiddleware(clock=clock, rng=rng, hooks=hooks)
         observer = AttemptObserver(clock=clock, hooks=hooks)
-        builtins = skew.bind(retrier.bind(observer.bind(sender)))
+        builtins = skew._bind_next(retrier._bind_next(observer._bind_next(sender)))
         games = GameListCache(
             key=(base_url, agent_id),
             ttl=check_seconds("games_ttl", games_ttl or None),

@@ -97,7 +97,7 @@ async def test_builtin_middlewares_work_as_plain_middlewares_and_bound() -> None
 
     composed = compose(middlewares(), innermost)
     skew, retry, observer = middlewares()
-    bound = skew.bind(retry.bind(observer.bind(innermost)))
+    bound = skew._bind_next(retry._bind_next(observer._bind_next(innermost)))
     call = Call(LIST_GAMES, {}, CallOptions())
     for handler in (composed, bound):
         reply = await handler(call)

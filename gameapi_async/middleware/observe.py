@@ -31,7 +31,7 @@ class AttemptObserver:
             return call_next(call)
         return self._observed(call_next, call)
 
-    def bind(self, call_next: Handler) -> Handler:
+    def _bind_next(self, call_next: Handler) -> Handler:
         """This middleware with ``call_next`` fixed, as the client chains it: with hooks every
         attempt is observed; without, only while DEBUG is on (checked per attempt)."""
         observed = functools.partial(self._observed, call_next)

@@ -41,7 +41,7 @@ class RetryMiddleware:
     def __call__(self, call: Call, call_next: Handler) -> Awaitable[Reply]:
         return self._handle(call_next, call)
 
-    def bind(self, call_next: Handler) -> Handler:
+    def _bind_next(self, call_next: Handler) -> Handler:
         """This middleware with ``call_next`` fixed: a handler the client puts in its chain
         without a wrapper frame per call (what ``compose`` would do for any middleware)."""
         return functools.partial(self._handle, call_next)
