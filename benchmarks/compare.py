@@ -3,9 +3,9 @@ the working tree, in one run.
 
 The package as it was at the git revision ``REV`` is exported to a temporary folder under
 another name (its imports are relative, so it runs side by side with the current one), and the
-overhead benchmark runs raw aiohttp, the SDK at ``REV`` and the current SDK in the same rounds,
-in a rotating order, reporting the median of the per-round ratios to raw aiohttp. Numbers taken
-minutes apart on a shared machine are not comparable; numbers from one run are.
+overhead benchmark measures the SDK at ``REV`` and the current SDK each beside raw aiohttp in
+the same rounds (ABBA slices), reporting the median of the per-round ratios to raw aiohttp.
+Numbers taken minutes apart on a shared machine are not comparable; numbers from one run are.
 """
 
 from __future__ import annotations

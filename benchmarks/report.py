@@ -31,9 +31,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"{' (quick mode)' if meta['quick'] else ''}.",
         "",
         "**Client overhead** (`get_game_link`, loopback server in its own process, a fixed "
-        f"pool of workers; {results['overhead'][0]['rounds']} rounds, modes in a rotating "
-        "order; CPU and throughput are medians over rounds, the ratio is the median of the "
-        "per-round ratios to raw aiohttp, with their range):",
+        f"pool of workers; {results['overhead'][0]['rounds']} rounds, each mode measured "
+        "beside raw aiohttp in ABBA slices; CPU and throughput are medians over rounds, the "
+        "ratio is the median of the per-round ratios to raw aiohttp, with their range):",
         "",
         "| concurrency | mode | client CPU / request | vs raw aiohttp | range | throughput |",
         "|---:|---|---:|---:|---:|---:|",

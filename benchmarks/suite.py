@@ -62,42 +62,59 @@ async def _drive(mode: Mode, requests: int, concurrency: int) -> None:
     await asyncio.gather(*(worker() for _ in range(min(concurrency, requests))))
 
 
+async def _measure(mode: Any, count: int, level: int) -> tuple[float, float]:
+    """CPU seconds and wall seconds of ``count`` calls through ``mode``."""
+    gc.collect()
+    cpu, wall = time.process_time(), time.perf_counter()
+    await _drive(mode, count, level)
+    return time.process_time() - cpu, time.perf_counter() - wall
+
+
 async def overhead(
     server_url: str, settings: Settings, modes: list[Any] | None = None
 ) -> list[dict[str, Any]]:
     """Benchmark 1: get_game_link through each mode at each concurrency level.
 
-    Every round runs each mode once, in an order rotated round by round (so no mode always
-    runs first or last on a machine whose load drifts), and each mode's CPU per request is
-    divided by raw aiohttp's from the same round: the reported ratio is the median of those
-    paired ratios, steadier than a ratio of medians taken minutes apart.
+    Each round compares every mode with raw aiohttp measured right beside it, in an ABBA
+    pattern (raw, mode, mode, raw; the reverse on odd rounds): half the requests in each slice,
+    CPU summed per mode. Slices side by side share the machine's load, and ABBA cancels a load
+    that drifts during the round, so the per-round ratio is a fair pair even on a shared, noisy
+    machine. The reported ratio is the median of those per-round ratios, with their range.
     """
     modes = available_modes() if modes is None else modes
+    baseline = next(m for m in modes if m.name == "raw aiohttp")
+    others = [m for m in modes if m is not baseline]
     samples: dict[tuple[str, int], list[tuple[float, float]]] = {}
     ratios: dict[tuple[str, int], list[float]] = {}
     for level in settings.levels:
         requests = max(settings.requests // (4 if level == 1 else 1), 100)
         for round_number in range(settings.rounds):
-            shift = round_number % len(modes)
-            cpu_this_round: dict[str, float] = {}
-            for mode_class in modes[shift:] + modes[:shift]:
-                mode = mode_class(server_url)
+            for other_class in others:
                 # httpx costs milliseconds per request under concurrency: fewer of them give
                 # the same per-request figure without stretching the run to many minutes.
-                count = requests // 8 if mode.name == "raw httpx" else requests
-                await _drive(mode, min(200, count), level)  # warm connections and caches
-                gc.collect()
-                cpu, wall = time.process_time(), time.perf_counter()
-                await _drive(mode, count, level)
-                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-                await mode.close()
-                cpu_this_round[mode.name] = cpu / count * 1e6
-                samples.setdefault((mode.name, level), []).append(
-                    (cpu / count * 1e6, count / wall)
+                count = requests // 8 if other_class.name == "raw httpx" else requests
+                half = max(count // 2, 50)
+                raw, other = baseline(server_url), other_class(server_url)
+                for mode in (raw, other):
+                    await _drive(mode, min(200, half), level)  # warm connections and caches
+                pattern = (raw, other, other, raw) if round_number % 2 == 0 else (
+                    other, raw, raw, other)
+                spent = {raw.name: [0.0, 0.0], other.name: [0.0, 0.0]}
+                for mode in pattern:
+                    cpu, wall = await _measure(mode, half, level)
+                    spent[mode.name][0] += cpu
+                    spent[mode.name][1] += wall
+                await raw.close()
+                await other.close()
+                per_request = {name: cpu / (2 * half) * 1e6 for name, (cpu, _) in spent.items()}
+                for name, (_, wall) in spent.items():
+                    samples.setdefault((name, level), []).append(
+                        (per_request[name], 2 * half / wall)
+                    )
+                ratios.setdefault((other.name, level), []).append(
+                    per_request[other.name] / per_request[raw.name]
                 )
-            raw = cpu_this_round["raw aiohttp"]
-            for name, cpu in cpu_this_round.items():
-                ratios.setdefault((name, level), []).append(cpu / raw)
+                ratios.setdefault((raw.name, level), []).append(1.0)
     rows = []
     for level in settings.levels:
         for mode_class in modes:
@@ -111,7 +128,7 @@ async def overhead(
                 "cpu_ratio_to_raw_aiohttp": round(statistics.median(paired), 3),
                 "cpu_ratio_min": round(min(paired), 3),
                 "cpu_ratio_max": round(max(paired), 3),
-                "rounds": len(runs),
+                "rounds": settings.rounds,
             })
     return rows
 
