@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gameapi_async import GameApiError
+from gameapi_async import GameApiClient, GameApiError, RetryPolicy
 from gameapi_async._protocol import RawResponse, SignedRequest
 
 BASE_URL = "https://api.example.test"
@@ -120,3 +120,17 @@ async def serve(app: web.Application, ssl_context: ssl.SSLContext | None = None
         yield f"{scheme}://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
+
+
+# A demo-link parameter set, and a client that makes one attempt and caches nothing: for tests
+# of how one answer or one setting is handled.
+PLAYER: dict[str, Any] = {"game_id": 1, "player_id": "p1", "player_username": "u",
+                          "language": "en", "currency": "EUR", "home_url": "https://home/",
+                          "ip": "1.2.3.4"}
+
+
+def single_attempt_client(**overrides: Any) -> GameApiClient:
+    settings: dict[str, Any] = {"base_url": BASE_URL, "agent_id": 1, "api_token": API_TOKEN,
+                                "retry": RetryPolicy.disabled(), "games_ttl": 0}
+    settings.update(overrides)
+    return GameApiClient(**settings)

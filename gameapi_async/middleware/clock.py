@@ -24,9 +24,8 @@ A WARNING is logged once when the offset first exceeds 30 s: the host's clock ne
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 import attrs
@@ -34,7 +33,7 @@ import attrs
 from .._clock import Clock
 from .._errors import GameApiError, RequestExpiredError
 from .._events import ClockResynced, EventHook, emit
-from .._pipeline import Call, Handler, Reply
+from .._pipeline import Call, ChainedMiddleware, Handler, Reply
 
 __all__ = ["ClockSkewMiddleware"]
 
@@ -46,7 +45,7 @@ WARN_ABOVE: Final = 30.0
 PLAUSIBLE: Final = (1_577_836_800.0, 4_102_444_800.0)  # 2020-01-01 .. 2100-01-01 UTC
 
 
-class ClockSkewMiddleware:
+class ClockSkewMiddleware(ChainedMiddleware):
     """Holds the learned offset (platform clock minus local clock) for one client."""
 
     __slots__ = ("_clock", "_hooks", "_warned", "offset")
@@ -56,14 +55,6 @@ class ClockSkewMiddleware:
         self._hooks = tuple(hooks)
         self._warned = False
         self.offset = 0.0
-
-    def __call__(self, call: Call, call_next: Handler) -> Awaitable[Reply]:
-        return self._handle(call_next, call)
-
-    def _bind_next(self, call_next: Handler) -> Handler:
-        """This middleware with ``call_next`` fixed: a handler the client puts in its chain
-        without a wrapper frame per call (what ``compose`` would do for any middleware)."""
-        return functools.partial(self._handle, call_next)
 
     async def _handle(self, call_next: Handler, call: Call) -> Reply:
         offset = self.offset

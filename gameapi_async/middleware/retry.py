@@ -6,25 +6,24 @@ long wait is never refused as expired. Definite answers are raised at once.
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 
 import attrs
 
 from .._clock import Clock, SystemClock
 from .._errors import GameApiError, is_transient
 from .._events import EventHook, RetryScheduled, emit
-from .._pipeline import Call, Handler, Reply
+from .._pipeline import Call, ChainedMiddleware, Handler, Reply
 
 __all__ = ["RetryMiddleware"]
 
 logger = logging.getLogger("gameapi_async")
 
 
-class RetryMiddleware:
+class RetryMiddleware(ChainedMiddleware):
     """Applies ``call.options.retry``; sleeps through the client's clock."""
 
     __slots__ = ("_clock", "_hooks", "_monotonic", "_rng")
@@ -37,14 +36,6 @@ class RetryMiddleware:
         self._monotonic = time.monotonic if type(clock) is SystemClock else clock.monotonic
         self._rng = rng if rng is not None else random.Random()
         self._hooks = tuple(hooks)
-
-    def __call__(self, call: Call, call_next: Handler) -> Awaitable[Reply]:
-        return self._handle(call_next, call)
-
-    def _bind_next(self, call_next: Handler) -> Handler:
-        """This middleware with ``call_next`` fixed: a handler the client puts in its chain
-        without a wrapper frame per call (what ``compose`` would do for any middleware)."""
-        return functools.partial(self._handle, call_next)
 
     async def _handle(self, call_next: Handler, call: Call) -> Reply:
         policy = call.options.retry

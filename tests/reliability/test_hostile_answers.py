@@ -11,24 +11,15 @@ import pytest
 from aioresponses import aioresponses
 
 import gameapi_async as ga
-from gameapi_async import GameApiClient, RetryPolicy
+from gameapi_async import RetryPolicy
 
-from ..support import API_TOKEN, FakeClock, failure, success
+from ..support import PLAYER, FakeClock, failure, single_attempt_client, success
 
 BASE = "https://api.example.test"
 LIST = BASE + "/api/games/list"
 LINK = BASE + "/api/games/get_game_link"
 DEMO = BASE + "/api/games/get_game_link_demo"
-PLAYER: dict[str, Any] = {"game_id": 1, "player_id": "p1", "player_username": "u",
-                          "language": "en", "currency": "EUR", "home_url": "https://home/",
-                          "ip": "1.2.3.4"}
-
-
-def client(**overrides: Any) -> GameApiClient:
-    settings: dict[str, Any] = {"base_url": BASE, "agent_id": 1, "api_token": API_TOKEN,
-                                "retry": RetryPolicy.disabled(), "games_ttl": 0}
-    settings.update(overrides)
-    return GameApiClient(**settings)
+client = single_attempt_client
 
 
 # -- a launch link is an absolute http(s) URL --------------------------------------------

@@ -4,28 +4,17 @@ huge integers from the caller, the environment or the command line."""
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import pytest
 from aioresponses import aioresponses
 
 import gameapi_async as ga
-from gameapi_async import GameApiClient, RetryPolicy
 from gameapi_async.cli import main
 
-from ..support import API_TOKEN
+from ..support import API_TOKEN, PLAYER, single_attempt_client
 
 BASE = "https://api.example.test"
-PLAYER: dict[str, Any] = {"game_id": 1, "player_id": "p1", "player_username": "u",
-                          "language": "en", "currency": "EUR", "home_url": "https://home/",
-                          "ip": "1.2.3.4"}
-
-
-def client(**overrides: Any) -> GameApiClient:
-    settings: dict[str, Any] = {"base_url": BASE, "agent_id": 1, "api_token": API_TOKEN,
-                                "retry": RetryPolicy.disabled(), "games_ttl": 0}
-    settings.update(overrides)
-    return GameApiClient(**settings)
+client = single_attempt_client
 
 
 # -- base_url --------------------------------------------------------------------------
