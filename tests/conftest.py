@@ -7,10 +7,16 @@ from typing import Any
 
 import pytest
 from aioresponses import aioresponses
+from hypothesis import settings
 
 from gameapi_async import GameApiClient
 
 from .support import AGENT_ID, API_TOKEN, BASE_URL, FakeClock
+
+# Property tests judge results, not speed: a CI machine under load must not turn a slow example
+# into a failure (hypothesis's default is a 200 ms deadline per example).
+settings.register_profile("gameapi", deadline=None, print_blob=True)
+settings.load_profile("gameapi")
 
 
 @pytest.fixture
