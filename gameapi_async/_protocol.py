@@ -216,16 +216,21 @@ def decipher(response: RawResponse, *, now: float) -> Envelope:
         if type(payload) is dict and payload.get("status") == "success":
             content = payload.get("content")
             if type(content) is dict:
-                request_id = payload.get("request_id")
-                if type(request_id) is not str:
-                    request_id = None
-                elif len(request_id) > MAX_REQUEST_ID or not request_id.isprintable():
-                    request_id = clip(request_id, MAX_REQUEST_ID)
+                request_id = _request_id(payload.get("request_id"))
                 server_time = parse_iso_timestamp(payload.get("timestamp"))
                 if server_time is None:
                     server_time = parse_http_date(response.date)
                 return _new_envelope(content, request_id, 200, server_time)
     return _decipher_fully(response, now=now)
+
+
+def _request_id(value: object) -> str | None:
+    """An answer's ``request_id`` as it may be shown: a str, clipped when long or odd."""
+    if type(value) is not str:
+        return None
+    if len(value) > MAX_REQUEST_ID or not value.isprintable():
+        return clip(value, MAX_REQUEST_ID)
+    return value
 
 
 def _decipher_fully(response: RawResponse, *, now: float) -> Envelope:
@@ -254,11 +259,7 @@ def _decipher_fully(response: RawResponse, *, now: float) -> Envelope:
     if not isinstance(payload, dict):
         raise malformed(f"answer is a JSON {type(payload).__name__}, not an object")
 
-    request_id = payload.get("request_id")
-    if not isinstance(request_id, str):
-        request_id = None
-    elif len(request_id) > MAX_REQUEST_ID or not request_id.isprintable():
-        request_id = clip(request_id, MAX_REQUEST_ID)
+    request_id = _request_id(payload.get("request_id"))
     envelope_status = payload.get("status")
     server_time = parse_iso_timestamp(payload.get("timestamp"))
     if server_time is None:  # the Date header is read only when the envelope has no time
