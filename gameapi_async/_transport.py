@@ -148,22 +148,16 @@ class AiohttpTransport:
                 return _new_raw_response(
                     response.status, body, headers.get(hdrs.DATE), headers.get(hdrs.RETRY_AFTER)
                 )
-        except aiohttp.ClientError as exc:
-            if self._closed:  # close() ran while this request was in flight
-                raise ClientClosedError("the client was closed during the request") from exc
-            raise _map_client_error(request, exc) from exc
-        except TimeoutError as exc:  # aiohttp's timeouts subclass TimeoutError
+        except TimeoutError as exc:  # aiohttp's own timeouts subclass TimeoutError
             raise RequestTimeoutError(
                 f"{request.endpoint.name}: no complete answer within the timeout"
             ) from exc
         except GameApiError:
             raise
-        except (OSError, EOFError) as exc:
-            # Socket and TLS errors (ssl.SSLError is an OSError) and a short read
-            # (asyncio.IncompleteReadError is an EOFError) can slip past aiohttp's own types.
-            if self._closed:
+        except (aiohttp.ClientError, OSError, EOFError) as exc:
+            if self._closed:  # close() ran while this request was in flight
                 raise ClientClosedError("the client was closed during the request") from exc
-            raise NetworkError(f"{request.endpoint.name}: {_describe(exc)}") from exc
+            raise _map_client_error(request, exc) from exc
         except Exception as exc:  # the Transport contract: only GameApiError leaves here
             raise TransportError(
                 f"{request.endpoint.name}: unexpected {_describe(exc)}"
@@ -193,11 +187,15 @@ class AiohttpTransport:
             await self._session.close()
 
 
-def _map_client_error(request: SignedRequest, exc: aiohttp.ClientError) -> GameApiError:
+def _map_client_error(
+    request: SignedRequest, exc: aiohttp.ClientError | OSError | EOFError
+) -> GameApiError:
+    """The one place a backend error becomes the SDK's: a lost connection, whether aiohttp
+    names it or a raw socket, TLS (``ssl.SSLError``) or short-read (``IncompleteReadError``)
+    error slips past it, is a ``NetworkError``; another aiohttp error a ``TransportError``."""
     what = f"{request.endpoint.name}: {_describe(exc)}"
-    if isinstance(exc, TimeoutError):  # ServerTimeoutError is both a ClientError and a timeout
-        return RequestTimeoutError(what)
-    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError | OSError
+                  | EOFError):
         return NetworkError(what)
     return TransportError(what)
 
