@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from ._transport import Transport
 
 __version__ = "0.1.0.dev0"
+"""The SDK's version (PEP 440), the same as the installed distribution's."""
 
 __all__ = [
     "AgentNotFoundError",

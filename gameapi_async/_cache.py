@@ -48,7 +48,17 @@ Fetch = Callable[[], Awaitable[GameList]]
 
 @attrs.frozen
 class CacheStats:
-    """Counters a service can export; ``age`` is seconds since the last good list arrived."""
+    """Counters a service can export; ``age`` is seconds since the last good list arrived.
+
+    Attributes:
+        hits: calls served a fresh list from the cache.
+        misses: calls that started a fetch and waited for it.
+        joins: calls that waited for a fetch another caller had started.
+        refreshes: background refreshes started while serving a stale list.
+        stale_served: calls answered with a list older than the TTL.
+        errors: fetches that failed, foreground or background.
+        age: seconds since the last good list arrived; ``None`` before the first.
+    """
 
     hits: int  # served fresh from the cache
     misses: int  # started a fetch and waited for it

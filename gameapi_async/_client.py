@@ -124,10 +124,12 @@ class _Shared:
 class GameApiClient:
     """An asyncio client for the games platform.
 
-    Use it as ``async with GameApiClient(...) as client:`` or call :meth:`close` when done.
+    Use it as ``async with GameApiClient(...) as client:`` or call ``close()`` when done.
     One client is safe to share between any number of concurrent tasks on one event loop.
+    Every parameter is keyword-only; bad values raise ``InvalidParameterError`` naming the
+    parameter, before any I/O.
 
-    Parameters (keyword-only):
+    Parameters:
         base_url: the platform's base URL (https; plain http only to loopback, or with
             ``allow_insecure_http=True``).
         agent_id: your agent id.
@@ -145,7 +147,10 @@ class GameApiClient:
             ``0`` or ``None`` fetches on every call.
         games_max_stale: the oldest a cached game list may be and still be served while the
             platform is failing transiently (default 24 hours).
-        max_response_bytes: larger answers are refused with ``ResponseTooLargeError``.
+        max_response_bytes: larger answers are refused with ``ResponseTooLargeError``
+            (default 8 MiB, counted after decompression).
+        allow_insecure_http: allow a plain-http ``base_url`` to a host other than loopback
+            (a signed request can then be read and replayed on the path).
         ssl: an ``ssl.SSLContext`` for a private CA; verification is always on by default
             (anything else, aiohttp's ``ssl=False`` included, is refused).
         clock: an injectable clock (time, monotonic, sleep), for tests.
@@ -256,7 +261,7 @@ class GameApiClient:
     async def close(self) -> None:
         """Release the connection pool (unless the session was passed in). Idempotent.
 
-        Closing a view made by :meth:`with_options` closes the client it shares state with.
+        Closing a view made by ``with_options()`` closes the client it shares state with.
         """
         shared = self._shared
         if shared.closed:
@@ -269,10 +274,12 @@ class GameApiClient:
 
     @property
     def closed(self) -> bool:
+        """Whether ``close()`` was called; every call made after it raises ``ClientClosedError``."""
         return self._shared.closed
 
     @property
     def agent_id(self) -> int:
+        """The agent id this client signs its requests for."""
         return self._shared.agent_id
 
     @property

@@ -84,7 +84,18 @@ def clip(text: str, limit: int) -> str:
 
 
 class GameApiError(Exception):
-    """Base class of every exception the SDK raises."""
+    """Base class of every exception the SDK raises.
+
+    ``str(error)`` shows the message with the HTTP status, request id and attempt count, so a
+    log line of it is enough to ask the platform's support about a call.
+
+    Attributes:
+        message: what went wrong, clipped to 1000 characters and free of control characters.
+        http_status: the HTTP status of the answer; ``None`` when no answer came back.
+        request_id: the platform's id for the answer (quote it to its support); ``None`` when
+            there was none.
+        attempts: how many attempts the call made before it gave up (1 without retries).
+    """
 
     http_status: int | None
     request_id: str | None
@@ -126,7 +137,10 @@ class GameApiError(Exception):
 class InvalidParameterError(GameApiError, ValueError):
     """A parameter failed validation; raised before anything is signed or sent.
 
-    ``field`` names the parameter (or the environment variable) that was refused.
+    Also a ``ValueError``, so code that already catches bad values catches it.
+
+    Attributes:
+        field: the parameter (or the environment variable) that was refused.
     """
 
     def __init__(self, field: str, problem: str) -> None:
@@ -153,7 +167,9 @@ class RequestTimeoutError(TransportError, TimeoutError):
 class ResponseError(GameApiError):
     """An HTTP answer arrived but is not a platform envelope the SDK can trust.
 
-    ``body_excerpt`` holds the first few hundred characters of the body, for diagnosis.
+    Attributes:
+        body_excerpt: the first few hundred characters of the body, for diagnosis.
+        retry_after: the wait in seconds a ``Retry-After`` header asked for, or ``None``.
     """
 
     def __init__(
@@ -185,11 +201,17 @@ class ResponseTooLargeError(ResponseError):
 class ApiError(GameApiError):
     """The platform answered with an error envelope.
 
-    ``code`` is the platform's error code, kept verbatim even when the SDK does not know it;
-    ``server_time`` is the platform's clock (Unix seconds) read from the answer, when present;
-    ``retry_after`` is the wait the platform asked for, in seconds, when it asked;
-    ``body_excerpt`` is the start of the answer's body (a few hundred characters), for
-    diagnosis. An unreasonably long message, request id or code is clipped.
+    Each documented error code has its own subclass; a code the SDK does not know raises this
+    class itself, with the code kept. An unreasonably long message, request id or code is
+    clipped.
+
+    Attributes:
+        code: the platform's error code, kept verbatim even when the SDK does not know it.
+        code_name: the error code a subclass stands for (class attribute; ``None`` here).
+        server_time: the platform's clock (Unix seconds) read from the answer, when present.
+        retry_after: the wait the platform asked for, in seconds, when it asked.
+        body_excerpt: the start of the answer's body (a few hundred characters), for
+            diagnosis.
     """
 
     code_name: ClassVar[str | None] = None

@@ -25,7 +25,13 @@ __all__ = ["Call", "CallOptions", "Handler", "Middleware", "Reply", "compose"]
 
 @attrs.frozen
 class CallOptions:
-    """Per-call settings; ``client.with_options(...)`` makes a client with other defaults."""
+    """Per-call settings; ``client.with_options(...)`` makes a client with other defaults.
+
+    Attributes:
+        timeout: seconds one attempt may take, connect to last byte (``None``: no limit).
+        connect_timeout: seconds to open a TCP (and TLS) connection (``None``: no limit).
+        retry: the retry policy of the call.
+    """
 
     timeout: float | None = 10.0  # seconds for one attempt, connect to last byte
     connect_timeout: float | None = 5.0  # seconds to open a TCP (and TLS) connection
@@ -34,7 +40,17 @@ class CallOptions:
 
 @attrs.frozen
 class Call:
-    """One logical call to the platform, as it travels down the pipeline."""
+    """One logical call to the platform, as it travels down the pipeline.
+
+    Frozen: a middleware that wants to change it passes ``attrs.evolve(call, ...)`` on.
+
+    Attributes:
+        endpoint: which platform endpoint is called.
+        params: the endpoint's parameters, validated and ready to sign.
+        options: the timeouts and retry policy in force for this call.
+        attempt: 1 for the first attempt; retry middlewares count up.
+        clock_offset: seconds added to the local clock when stamping ``timestamp``.
+    """
 
     endpoint: Endpoint
     params: Mapping[str, object]  # validated, ready to sign
@@ -45,7 +61,14 @@ class Call:
 
 @attrs.frozen
 class Reply:
-    """A successful attempt: the checked envelope and when it was sent and answered."""
+    """A successful attempt: the checked envelope and when it was sent and answered.
+
+    Attributes:
+        envelope: the platform's success envelope, checked (content, timestamp, request id).
+        sent_at: when the attempt was sent, local wall clock in Unix seconds.
+        received_at: when its answer arrived, same clock.
+        attempt: the number of the attempt that succeeded.
+    """
 
     envelope: Envelope
     sent_at: float  # local wall clock, Unix seconds
@@ -54,6 +77,8 @@ class Reply:
 
 
 Handler = Callable[[Call], Awaitable[Reply]]
+"""The rest of the pipeline as seen by a middleware: ``await call_next(call)`` sends the call
+through the inner middlewares and the transport and returns its ``Reply``."""
 
 
 class Middleware(Protocol):

@@ -47,9 +47,17 @@ class Timeouts(Protocol):
 class Transport(Protocol):
     """Send one signed request; close. Implementations must raise only ``GameApiError``."""
 
-    async def send(self, request: SignedRequest, timeouts: Timeouts) -> RawResponse: ...
+    async def send(self, request: SignedRequest, timeouts: Timeouts) -> RawResponse:
+        """Send one signed request and read its whole answer (status, headers, body bytes).
 
-    async def aclose(self) -> None: ...
+        Every failure to get a complete answer is raised as a ``TransportError`` (a timeout
+        as ``RequestTimeoutError``); cancellation propagates untouched.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release the connections; called once, by the client's ``close()``."""
+        ...
 
 
 class AiohttpTransport:

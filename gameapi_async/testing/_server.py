@@ -56,7 +56,18 @@ _LINK_HOST: Final = "https://games.fake-platform.test"
 
 @attrs.frozen
 class RecordedRequest:
-    """One request as the fake received it, and how it answered."""
+    """One request as the fake received it, and how it answered.
+
+    Attributes:
+        method: the HTTP method.
+        path: the request path, such as ``/api/games/list``.
+        headers: the request headers.
+        body: the raw body bytes, as the client sent them.
+        json: the decoded body, or ``None`` when it was not JSON.
+        status: the HTTP status answered (``0`` when the connection was dropped).
+        outcome: ``"success"``, the error code answered, ``"injected"``, ``"dropped"`` or
+            ``"scripted"``.
+    """
 
     method: str
     path: str
@@ -93,17 +104,27 @@ def _invalid(field: str, problem: str) -> _Answer:
 class FakePlatform:
     """A local platform: ``async with FakePlatform(agent_id=1, api_token="t") as fake:``.
 
-    Parameters (keyword-only):
-        agent_id, api_token: one agent and its token (the common case).
+    Every parameter is keyword-only.
+
+    Parameters:
+        agent_id: the one agent of the common case.
+        api_token: that agent's token.
         agents: more agents, ``{agent_id: token}``; a ``None`` token is an agent with no token
             configured (``api_token_not_found``).
         games: the catalogue (default: 24 plausible games, demo and non-demo).
         unavailable_games: game ids disabled for every agent (``game_not_available``); see
-            also :meth:`set_unavailable` for one agent.
-        faults: a :class:`Faults` (also reachable, and changeable, as ``fake.faults``).
+            also ``set_unavailable()`` for one agent.
+        faults: a ``Faults`` (also reachable, and changeable, as ``fake.faults``).
         seed: seeds the RNG behind fault injection and links, for repeatable runs.
-        host, port: where to listen (default loopback, a free port).
+        host: the address to listen on (default loopback).
+        port: the port to listen on (default ``0``: a free port).
         clock: the fake's wall clock (default ``time.time``); ``faults.clock_offset`` is added.
+
+    Attributes:
+        agents: ``{agent_id: token}``, changeable between requests.
+        games: the catalogue, ``{game_id: Game}``, changeable between requests.
+        faults: the faults in force, changeable while running.
+        requests: every request received, in order, as ``RecordedRequest``.
     """
 
     def __init__(
