@@ -82,7 +82,14 @@ through the inner middlewares and the transport and returns its ``Reply``."""
 
 
 class Middleware(Protocol):
-    """``async def middleware(call, call_next) -> Reply``; see the module docstring."""
+    """``async def middleware(call, call_next) -> Reply``, given to the client as
+    ``middlewares=[...]``, outermost first.
+
+    A middleware may change the call (``attrs.evolve``), await ``call_next`` zero or more
+    times, and inspect or replace the reply or the error. Every ``call_next`` sends a freshly
+    stamped and signed attempt, so calling it again is a safe retry. Your middlewares run
+    outside the built-in ones: they see one logical call, not each attempt.
+    """
 
     def __call__(self, call: Call, call_next: Handler, /) -> Awaitable[Reply]: ...
 

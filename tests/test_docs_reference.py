@@ -3,7 +3,9 @@
 Public modules are found, not listed: the top package and every submodule or subpackage whose
 own name does not start with ``_``, so a module another change adds is checked the day it
 lands. A module's public names are its ``__all__``; a public module without ``__all__`` (the
-pytest plugin) offers the functions and classes it defines under names without ``_``.
+pytest plugin) offers the functions and classes it defines under names without ``_``. All of
+it is read statically, as the docs site reads it: a module whose optional dependency is not
+installed is still checked.
 
 Docstrings are read with griffe, the library mkdocstrings renders the site with, so "has a
 docstring" means "the site shows one". An entry in the reference is a ``::: path`` directive
@@ -16,16 +18,12 @@ branch of an ``if`` that static analysis does not pick).
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import griffe
 import pytest
-
-import gameapi_async
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "docs" / "reference"
@@ -34,20 +32,20 @@ _DIRECTIVE = re.compile(r"^::: *(\S+)\s*$", re.MULTILINE)
 _ANCHOR = re.compile(r"\{#([\w.]+)\}")
 
 
-def public_modules() -> list[str]:
-    """The top package and every submodule/subpackage not named ``_...``, in any depth."""
-    found = ["gameapi_async"]
-    for info in pkgutil.walk_packages(gameapi_async.__path__, "gameapi_async."):
-        if not any(part.startswith("_") for part in info.name.split(".")[1:]):
-            found.append(info.name)
-    return sorted(found)
-
-
 @pytest.fixture(scope="module")
 def package() -> griffe.Module:
     loaded = griffe.load("gameapi_async", search_paths=[str(ROOT)], resolve_aliases=False)
     assert isinstance(loaded, griffe.Module)
     return loaded
+
+
+def public_modules(package: griffe.Module) -> list[str]:
+    """The top package and every submodule/subpackage not named ``_...``, in any depth."""
+    found = [package.path]
+    for name, module in package.modules.items():
+        if not name.startswith("_"):
+            found += public_modules(module)
+    return sorted(found)
 
 
 def static(package: griffe.Module, path: str) -> griffe.Object | griffe.Alias:
@@ -63,18 +61,22 @@ def canonical(obj: griffe.Object | griffe.Alias) -> griffe.Object:
 
 
 def public_names(package: griffe.Module, module_name: str) -> list[str]:
-    module = importlib.import_module(module_name)
-    exported = getattr(module, "__all__", None)
-    if exported is not None:
-        return list(exported)
-    defined = static(package, module_name).members.items()
+    module = static(package, module_name)
+    assert isinstance(module, griffe.Module)
+    if module.exports is not None:
+        exported = [str(name) for name in module.exports]
+        assert all(isinstance(name, str) for name in module.exports), (
+            f"{module_name}.__all__ must be a literal list of names: {exported}"
+        )
+        return exported
+    defined = module.members.items()
     return [name for name, member in defined
             if not member.is_alias and not name.startswith("_")
             and (member.is_function or member.is_class)]
 
 
 def every_public_name(package: griffe.Module) -> Iterator[tuple[str, str]]:
-    for module_name in public_modules():
+    for module_name in public_modules(package):
         for name in public_names(package, module_name):
             yield module_name, name
 
@@ -124,12 +126,14 @@ def reference_entries(package: griffe.Module) -> tuple[set[str], set[str]]:
     return named, resolved
 
 
-def test_public_modules_are_discovered() -> None:
-    modules = public_modules()
+def test_public_modules_are_discovered(package: griffe.Module) -> None:
+    modules = public_modules(package)
     assert modules[0] == "gameapi_async"
     assert {"gameapi_async.testing", "gameapi_async.cli", "gameapi_async.middleware"} <= set(
         modules
     )
+    assert "gameapi_async.testing.pytest_plugin" in modules
+    assert "gameapi_async.middleware.retry" in modules
     assert not [name for name in modules if "._" in name], modules
 
 
