@@ -212,3 +212,13 @@ class Child(Base):
     child = module["Child"]
     assert isinstance(child, griffe.Class)
     assert undocumented_members(child, within="sample") == ["silent"]
+
+
+def test_reference_uses_public_paths(package: griffe.Module) -> None:
+    """Users copy the path they read: ``gameapi_async.GameApiClient``, never ``._client``."""
+    named, _ = reference_entries(package)
+    private = sorted(path for path in named if any(
+        part.startswith("_") and not (part.startswith("__") and part.endswith("__"))
+        for part in path.split(".")
+    ))
+    assert not private, f"reference entries under a private module: {private}"
