@@ -48,10 +48,11 @@ class Transport(Protocol):
     """Send one signed request; close. Implementations must raise only ``GameApiError``."""
 
     async def send(self, request: SignedRequest, timeouts: Timeouts) -> RawResponse:
-        """Send one signed request and read its whole answer (status, headers, body bytes).
+        """Send one signed request and read its whole answer (status, body, the headers read).
 
-        Every failure to get a complete answer is raised as a ``TransportError`` (a timeout
-        as ``RequestTimeoutError``); cancellation propagates untouched.
+        No complete answer raises a ``TransportError`` (``RequestTimeoutError`` for a
+        timeout), a body over the size cap ``ResponseTooLargeError``; the status is not
+        judged here. Cancellation propagates untouched.
         """
         ...
 
