@@ -101,7 +101,8 @@ async def test_invalid_input_exits_2_naming_the_field(fake: FakePlatform) -> Non
     code, _, err = await run_cli("link", "1", *creds(fake), "--player-id", "p", "--currency",
                                  "USD", "--home-url", "not-a-url", "--ip", "::1")
     assert code == 2
-    assert err.startswith("error: InvalidParameterError: home_url:")
+    assert err.startswith("usage: gameapi link ")
+    assert err.splitlines()[-1].startswith("gameapi link: error: argument --home-url:")
     assert fake.requests == []
 
 
