@@ -48,7 +48,10 @@ async def big_fake() -> AsyncIterator[FakePlatform]:
 
 
 def _env(fake: FakePlatform | None = None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GAMEAPI_", "PYTHONIO"))}
+    # Without PYTHONUNBUFFERED (which some shells export) stdout is block-buffered on a pipe,
+    # and what is still buffered is flushed at interpreter exit: the classic trap.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GAMEAPI_", "PYTHONIO", "PYTHONUNBUFFERED"))}
     if fake is not None:
         env.update(GAMEAPI_BASE_URL=fake.base_url, GAMEAPI_AGENT_ID="3",
                    GAMEAPI_API_TOKEN=TOKEN)
@@ -94,10 +97,13 @@ def _assert_quiet(err: str) -> None:
      ["demo-link", "1", "--player-id", "p", "--currency", "USD", "--home-url",
       "https://c.example", "--ip", "::1"]],
 )
+@pytest.mark.parametrize("buffering", [{}, {"PYTHONUNBUFFERED": "1"}],
+                         ids=["buffered", "unbuffered"])
 async def test_a_reader_that_closes_at_once_gets_a_quiet_exit(
-    unicode_fake: FakePlatform, argv: list[str]
+    unicode_fake: FakePlatform, argv: list[str], buffering: dict[str, str]
 ) -> None:
-    code, _, err = await asyncio.to_thread(_run_with_reader_gone, argv, _env(unicode_fake), 0)
+    env = _env(unicode_fake, **buffering)
+    code, _, err = await asyncio.to_thread(_run_with_reader_gone, argv, env, 0)
     _assert_quiet(err)
     assert code == EXIT_BROKEN_PIPE
 
