@@ -66,9 +66,7 @@ def in_flag_terms(error: InvalidParameterError, field: str | None = None) -> Inv
     problem = problem_of(error)
     for keyword, flag in FLAGS.items():
         problem = problem.replace(f"{keyword}=True", flag)
-    translated = InvalidParameterError(field or FLAGS.get(error.field, error.field), problem)
-    translated.__cause__ = error.__cause__
-    return translated
+    return InvalidParameterError(field or FLAGS.get(error.field, error.field), problem)
 
 
 def _argument(parse: Callable[[str], T], rule: Callable[[str, T], object], field: str,
@@ -112,6 +110,8 @@ def _seconds_rule(field: str, value: float) -> object:
 
 def agent_id_from(field: str, text: str) -> int:
     """``read_env``'s rule, so ``--agent-id`` and ``GAMEAPI_AGENT_ID`` take the same text."""
+    if not text.strip():  # read_env would call it "not set", which a flag given as "" is
+        raise InvalidParameterError(field, f"must be a positive integer, got {text!r}")
     try:
         value = read_env({ENV_AGENT_ID: text}, skip=("base_url", "api_token"))["agent_id"]
     except InvalidParameterError as error:

@@ -115,7 +115,7 @@ async def test_game_id_refused_as_the_sdk_would(fake: FakePlatform, value: str) 
     assert fake.requests == []
 
 
-@pytest.mark.parametrize("value", ["0", "x", "99999999999999999999"])
+@pytest.mark.parametrize("value", ["0", "x", "99999999999999999999", " "])
 async def test_agent_id_flag_and_variable_follow_read_envs_rule(
     fake: FakePlatform, value: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
