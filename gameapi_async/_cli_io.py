@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import select
 from collections.abc import Iterator
 from typing import TextIO
 
@@ -39,7 +40,11 @@ def escaping_unencodable(stream: TextIO) -> Iterator[None]:
         yield
         return
     previous = stream.errors
-    stream.reconfigure(errors="backslashreplace")
+    try:
+        stream.reconfigure(errors="backslashreplace")  # flushes first
+    except OSError:  # already broken: what we write will fail and be handled as such
+        yield
+        return
     try:
         yield
     finally:
@@ -70,18 +75,34 @@ def detach(stream: TextIO) -> None:
     _to_devnull(stream)
 
 
+def _reader_gone(fd: int) -> bool:
+    """True when ``fd`` is a pipe or socket whose reading end is closed (poll says POLLERR)."""
+    if not hasattr(select, "poll"):  # pragma: no cover - Windows
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
 def stop_writing_if_broken(stream: TextIO) -> None:
     """After a ``BrokenPipeError``: if ``stream`` is the broken one, point it at /dev/null.
 
     What is still buffered would otherwise be flushed again when the interpreter exits, fail
-    again, and print "Exception ignored ... BrokenPipeError" after we returned quietly.
-    Only a stream whose flush fails is redirected, so a healthy stderr keeps working.
+    again, and print "Exception ignored ... BrokenPipeError" after we returned quietly; and a
+    caller running ``main`` in-process would meet the same error on its next write. Only a
+    stream that is broken is redirected, so a healthy stderr keeps working.
     """
     try:
         stream.flush()
-        return
     except BrokenPipeError:
         pass
     except ValueError:  # already closed: nothing left to flush at exit
         return
+    else:
+        # The failed flush may have dropped what it held; ask the descriptor itself.
+        try:
+            if not _reader_gone(stream.fileno()):
+                return
+        except (OSError, ValueError):  # not backed by a file descriptor (a StringIO, say)
+            return
     _to_devnull(stream)

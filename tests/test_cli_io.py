@@ -8,6 +8,7 @@ crash) only exist on a real file descriptor.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import subprocess
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from gameapi_async import Game
-from gameapi_async.cli import EXIT_BROKEN_PIPE
+from gameapi_async.cli import EXIT_BROKEN_PIPE, main
 from gameapi_async.testing import FakePlatform
 
 TOKEN = "pipe-SECRET-token"
@@ -233,3 +234,19 @@ def test_demo_runs_on_a_narrow_stdout(narrow: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr == b""
     assert b"Done." in result.stdout
+
+
+def test_in_process_main_on_an_already_broken_stream_returns_141() -> None:
+    # A caller's own stdout whose reader is gone, with output still pending from before.
+    reader, writer = os.pipe()
+    os.close(reader)
+    out = io.TextIOWrapper(io.FileIO(writer, "w"), encoding="ascii")
+    try:
+        out.write("pending from the caller\n")
+        err = io.StringIO()
+        assert main(["--version"], out=out, err=err) == EXIT_BROKEN_PIPE
+        assert err.getvalue() == ""
+        out.write("later writes go nowhere, quietly\n")
+        out.flush()
+    finally:
+        out.close()

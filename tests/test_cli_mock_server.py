@@ -107,9 +107,10 @@ def test_print_env_under_eval_sets_the_variables_and_keeps_serving() -> None:
     env.update(PY=sys.executable, OUT=out_file)
     result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
                             timeout=90, check=False)
-    lines = dict(word.split("=", 1) for word in result.stdout.split())
-    pid = int(lines["pid"])
+    lines = dict(word.split("=", 1) for word in result.stdout.split() if "=" in word)
+    pid = int(lines.get("pid") or 0)
     try:
+        assert pid > 0, result.stdout + result.stderr
         assert result.returncode == 0, result.stderr
         assert result.stderr == ""
         assert lines["url"].startswith("http://127.0.0.1:")
@@ -118,7 +119,8 @@ def test_print_env_under_eval_sets_the_variables_and_keeps_serving() -> None:
             assert json.load(file)["total"] == 24
         assert _refuses_connections(lines["url"], time.monotonic() + 30)
     finally:
-        with_suppressed_kill(pid)
+        if pid > 0:
+            with_suppressed_kill(pid)
         if os.path.exists(out_file):
             os.unlink(out_file)
 
