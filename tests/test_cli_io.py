@@ -250,3 +250,21 @@ def test_in_process_main_on_an_already_broken_stream_returns_141() -> None:
         out.flush()
     finally:
         out.close()
+
+
+def _run_with_stderr_reader_gone(argv: Sequence[str], env: dict[str, str]) -> int:
+    proc = subprocess.Popen(_command(*argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=env)
+    assert proc.stderr is not None
+    proc.stderr.close()
+    return proc.wait(timeout=60)
+
+
+async def test_an_error_line_to_a_closed_stderr_is_the_broken_pipe_status(
+    unicode_fake: FakePlatform,
+) -> None:
+    # `gameapi games 2>&1 | true` with a failure to report: the error line cannot be
+    # written; the status still says why (a traceback would have exited 1).
+    env = _env(unicode_fake, GAMEAPI_API_TOKEN="wrong-token")
+    code = await asyncio.to_thread(_run_with_stderr_reader_gone, ["games"], env)
+    assert code == EXIT_BROKEN_PIPE
