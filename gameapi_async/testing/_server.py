@@ -23,6 +23,7 @@ Checks run in this order, the first failure answering:
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import random
 import time
@@ -99,6 +100,17 @@ class _Answer(Exception):
 
 def _invalid(field: str, problem: str) -> _Answer:
     return _Answer("validation_error", f"{field}: {problem}")
+
+
+def _reachable(host: str) -> str:
+    """The address a client on this machine dials: loopback for "every address"."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if address.is_unspecified:  # 0.0.0.0 or ::, which accept but cannot be dialled
+        return "127.0.0.1" if address.version == 4 else "::1"
+    return host
 
 
 class FakePlatform:
@@ -178,6 +190,7 @@ class FakePlatform:
             raise
         self._runner = runner
         host, port = runner.addresses[0][:2]
+        host = _reachable(host)
         host = f"[{host}]" if ":" in host else host
         self._base_url = f"http://{host}:{port}"
         return self
@@ -203,7 +216,11 @@ class FakePlatform:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``: pass it as the client's ``base_url``."""
+        """``http://127.0.0.1:PORT``: pass it as the client's ``base_url``.
+
+        Served on every address (``host="0.0.0.0"`` or ``"::"``), it names loopback, which is
+        what a client on this machine can dial (and the SDK accepts over plain http).
+        """
         if self._base_url is None:
             raise RuntimeError("the fake platform is not running; start() it first")
         return self._base_url
