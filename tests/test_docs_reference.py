@@ -43,7 +43,8 @@ def public_modules(package: griffe.Module) -> list[str]:
     """The top package and every submodule/subpackage not named ``_...``, in any depth."""
     found = [package.path]
     for name, module in package.modules.items():
-        if not name.startswith("_"):
+        # ``from . import _x as x`` shows up as an aliased module: not a module of its own.
+        if not name.startswith("_") and not module.is_alias:
             found += public_modules(module)
     return sorted(found)
 
