@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         InvalidSignatureError,
         MalformedResponseError,
         MethodNotAllowedError,
+        MiddlewareError,
         NetworkError,
         RequestExpiredError,
         RequestTimeoutError,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
         SignatureRequiredError,
         TransportError,
         ValidationError,
+        WrongEventLoopError,
     )
     from ._events import AttemptFinished, ClockResynced, Event, EventHook, RetryScheduled
     from ._models import Game, GameLink, GameList
@@ -76,6 +78,7 @@ __all__ = [
     "MalformedResponseError",
     "MethodNotAllowedError",
     "Middleware",
+    "MiddlewareError",
     "NetworkError",
     "Reply",
     "RequestExpiredError",
@@ -89,6 +92,7 @@ __all__ = [
     "Transport",
     "TransportError",
     "ValidationError",
+    "WrongEventLoopError",
     "__version__",
     "encode_body",
     "sign",
@@ -123,6 +127,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "MalformedResponseError": ("._errors", "MalformedResponseError"),
     "MethodNotAllowedError": ("._errors", "MethodNotAllowedError"),
     "Middleware": ("._pipeline", "Middleware"),
+    "MiddlewareError": ("._errors", "MiddlewareError"),
     "NetworkError": ("._errors", "NetworkError"),
     "Reply": ("._pipeline", "Reply"),
     "RequestExpiredError": ("._errors", "RequestExpiredError"),
@@ -136,6 +141,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Transport": ("._transport", "Transport"),
     "TransportError": ("._errors", "TransportError"),
     "ValidationError": ("._errors", "ValidationError"),
+    "WrongEventLoopError": ("._errors", "WrongEventLoopError"),
     "encode_body": ("._canonical", "encode_object"),
     "sign": ("._signing", "sign"),
     "verify": ("._signing", "verify"),
