@@ -11,6 +11,7 @@ lives in this package and loads in every pytest session where the SDK is install
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -50,6 +51,11 @@ if TYPE_CHECKING:
     from ._transport import Transport
 
 __version__ = "0.1.0.dev0"
+
+# The library convention: with no logging configured by the application, the SDK's records
+# (retry warnings, cache errors) reach no handler at all, instead of Python's last-resort
+# handler printing them on the application's stderr. Configure logging to see them.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "AgentNotFoundError",
