@@ -162,7 +162,9 @@ class GameApiClient:
     """An asyncio client for the games platform.
 
     Use it as ``async with GameApiClient(...) as client:`` or call :meth:`close` when done.
-    One client is safe to share between any number of concurrent tasks on one event loop.
+    One client is safe to share between any number of concurrent tasks on one event loop: the
+    loop of its first call. From another loop, or in a forked child process, every call raises
+    ``WrongEventLoopError`` at once (make one client per loop and per process).
 
     Parameters (keyword-only):
         base_url: the platform's base URL (https; plain http only to loopback, or with

@@ -253,3 +253,20 @@ async def test_a_cancelled_close_still_closes_for_the_callers_that_wait(
     assert transport._session.closed
     with pytest.raises(asyncio.CancelledError):
         await first
+
+
+def test_close_after_a_loop_closed_by_hand_gives_up_quietly(platform: PlatformThread) -> None:
+    # A loop closed without shutdown_asyncgens() cannot run any clean-up: close() from another
+    # loop must neither raise nor leave the loop guard to a closed loop's finalizer.
+    client = make_client(platform)
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(client.get_game_link_demo(**PLAYER))
+    loop.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)  # the stranded socket, as documented
+        asyncio.run(client.close())
+        assert client.closed
+        with pytest.raises(ga.ClientClosedError):
+            asyncio.run(client.get_game_link_demo(**PLAYER))
+        del client
+        gc.collect()  # no "Exception ignored" from a finalizer on the closed loop
