@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import datetime
 import sys
+import tempfile
 from pathlib import Path
 
 from .report import machine, markdown, write
@@ -15,8 +16,17 @@ from .suite import Settings, run_all
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--quick", action="store_true", help="small sizes, to prove it works")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument(
+        "--out", type=Path, default=None,
+        help="where to write the reports (default: benchmarks/results for a full run, a new "
+        "temporary folder for --quick, so a quick check leaves the checkout untouched)",
+    )
     args = parser.parse_args()
+    if args.out is None:
+        args.out = (
+            Path(tempfile.mkdtemp(prefix="gameapi-bench-")) if args.quick
+            else Path(__file__).parent / "results"
+        )
     settings = Settings.quick() if args.quick else Settings()
     results = asyncio.run(run_all(settings))
     results["meta"] = {

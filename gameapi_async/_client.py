@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import random
 import ssl as ssl_module
 from collections.abc import Awaitable, Iterable, Sequence
@@ -11,6 +13,7 @@ from typing import Any, NoReturn, Self
 import aiohttp
 import attrs
 
+from ._binding import LoopBinding
 from ._cache import CacheStats, GameListCache
 from ._clock import Clock, SystemClock
 from ._config import (
@@ -67,17 +70,24 @@ def _check_retry(retry: object) -> RetryPolicy:
 def _check_hooks(on_event: object) -> tuple[EventHook, ...]:
     """``on_event`` as a tuple of hooks: one callable, or an iterable of callables."""
     if callable(on_event):
-        return (on_event,)
-    if isinstance(on_event, str | bytes) or not isinstance(on_event, Iterable):
+        hooks: tuple[EventHook, ...] = (on_event,)
+    elif isinstance(on_event, str | bytes) or not isinstance(on_event, Iterable):
         raise InvalidParameterError(
             "on_event",
             f"must be a callable or a sequence of callables, got {type(on_event).__name__}",
         )
-    hooks = tuple(on_event)
+    else:
+        hooks = tuple(on_event)
     for hook in hooks:
         if not callable(hook):
             raise InvalidParameterError(
                 "on_event", f"every hook must be callable, got {type(hook).__name__}"
+            )
+        if inspect.iscoroutinefunction(hook):
+            # Hooks are called, never awaited (they run inside every attempt): an async one
+            # would only make coroutines that never run.
+            raise InvalidParameterError(
+                "on_event", f"hooks must be plain functions, {hook!r} is async"
             )
     return hooks
 
@@ -119,15 +129,44 @@ class _Shared:
         self.skew = skew
         self.games = games
         self.closed = False
+        self.binding = LoopBinding(self._release)
+        self.closing: asyncio.Task[None] | None = None  # the one task that closes everything
+
+    async def _release(self) -> None:
+        try:
+            await self.games.aclose()
+        finally:
+            await self.transport.aclose()
+
+
+async def _close_elsewhere(shared: _Shared) -> None:
+    """``close()`` called away from the client's loop: release on that loop while it still
+    runs (another thread), else give the resources up (a fork, or a loop closed by hand)."""
+    binding = shared.binding
+    if binding.released:
+        return  # the bound loop ended and released everything already
+    bound = binding.loop
+    if not binding.forked and bound is not None and bound.is_running():
+
+        async def close_there() -> None:
+            if shared.closing is None:
+                shared.closing = asyncio.get_running_loop().create_task(binding.finish())
+            await asyncio.shield(shared.closing)
+
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(close_there(), bound))
+        return
+    binding.abandon()
 
 
 class GameApiClient:
     """An asyncio client for the games platform.
 
     Use it as ``async with GameApiClient(...) as client:`` or call ``close()`` when done.
-    One client is safe to share between any number of concurrent tasks on one event loop.
-    Every parameter is keyword-only; bad values raise ``InvalidParameterError`` naming the
-    parameter, before any I/O.
+    One client is safe to share between any number of concurrent tasks on one event loop: the
+    loop of its first call. From another loop, or in a forked child process, every call raises
+    ``WrongEventLoopError`` at once (make one client per loop and per process). Every parameter
+    is keyword-only; bad values raise ``InvalidParameterError`` naming the parameter, before any
+    I/O.
 
     Parameters:
         base_url: the platform's base URL (https; plain http only to loopback, or with
@@ -261,16 +300,22 @@ class GameApiClient:
     async def close(self) -> None:
         """Release the connection pool (unless the session was passed in). Idempotent.
 
-        Closing a view made by ``with_options()`` closes the client it shares state with.
+        Every call, concurrent ones included, returns only once everything is closed; a
+        cancelled ``close()`` does not stop the closing. Closing a view made by
+        ``with_options()`` closes the client it shares state with. In a forked child the
+        inherited client is only marked closed: its connections are the parent's.
         """
         shared = self._shared
-        if shared.closed:
-            return
         shared.closed = True
-        try:
-            await shared.games.aclose()
-        finally:
-            await shared.transport.aclose()
+        binding = shared.binding
+        loop = asyncio.get_running_loop()
+        if binding.forked or binding.loop not in (None, loop):
+            await _close_elsewhere(shared)
+            return
+        closing = shared.closing
+        if closing is None:
+            closing = shared.closing = loop.create_task(binding.finish())
+        await asyncio.shield(closing)
 
     @property
     def closed(self) -> bool:
@@ -407,8 +452,10 @@ class GameApiClient:
     # -- plumbing -------------------------------------------------------------------------
 
     def _check_open(self) -> None:
-        if self._shared.closed:
+        shared = self._shared
+        if shared.closed:
             raise ClientClosedError("the client is closed")
+        shared.binding.check()
 
     def _call(self, endpoint: Endpoint, params: dict[str, object]) -> Awaitable[Reply]:
         # A plain function handing back the pipeline's awaitable: no frame of its own on the
@@ -416,6 +463,7 @@ class GameApiClient:
         shared = self._shared
         if shared.closed:
             raise ClientClosedError("the client is closed")
+        shared.binding.check()
         # ``params`` is the dict the endpoint method built for this call: checked in place.
         checked = validate_params(endpoint.params, params, reuse=True)
         return shared.handler(_new_call(endpoint, checked, self._options, 1, 0.0))

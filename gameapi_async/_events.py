@@ -7,6 +7,7 @@ never breaks a call.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Sequence
 
@@ -87,6 +88,13 @@ def emit(hooks: Sequence[EventHook], event: Event) -> None:
     """Give ``event`` to every hook; a failing hook is logged, never raised."""
     for hook in hooks:
         try:
-            hook(event)
+            result: object = hook(event)
         except Exception:
             logger.exception("event hook %r failed on %s", hook, type(event).__name__)
+            continue
+        if inspect.iscoroutine(result):  # an object with an async __call__: never awaited here
+            result.close()
+            logger.error(
+                "event hook %r returned a coroutine; hooks are called, not awaited: make it a "
+                "plain function", hook,
+            )

@@ -12,11 +12,13 @@ This is the SDK's own chain rather than aiohttp's client middlewares: those sit 
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 import attrs
 
+from ._errors import MiddlewareError
 from ._policy import RetryPolicy
 from ._protocol import Endpoint, Envelope
 
@@ -103,10 +105,36 @@ def compose(middlewares: Sequence[Middleware], innermost: Handler) -> Handler:
 
 
 def _bind(middleware: Middleware, call_next: Handler) -> Handler:
-    def handler(call: Call) -> Awaitable[Reply]:
-        return middleware(call, call_next)
+    # A caller's middleware is checked on every call: one that is not async, or whose awaitable
+    # gives something other than a Reply, would otherwise surface far away as a raw TypeError
+    # (awaiting a non-awaitable) or AttributeError (``.envelope`` of the wrong object).
+    async def handler(call: Call) -> Reply:
+        pending = middleware(call, call_next)
+        if not inspect.isawaitable(pending):
+            raise MiddlewareError(
+                _name(middleware),
+                f"is not async: it returned {type(pending).__name__}, not an awaitable "
+                "(write it as `async def middleware(call, call_next)`)",
+            )
+        reply = await pending
+        if not isinstance(reply, Reply):
+            raise MiddlewareError(
+                _name(middleware),
+                f"returned {type(reply).__name__}, not a Reply (return what call_next gave, "
+                "or a Reply of your own)",
+            )
+        return reply
 
     return handler
+
+
+def _name(middleware: object) -> str:
+    """How a middleware is named in an error: its qualified name, or its class's."""
+    name = getattr(middleware, "__qualname__", None)
+    if not isinstance(name, str):
+        name = type(middleware).__qualname__
+    module = getattr(middleware, "__module__", None) or type(middleware).__module__
+    return f"{module}.{name}" if isinstance(module, str) and module else name
 
 
 class ChainedMiddleware:
