@@ -143,6 +143,12 @@ async def _demo_link(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+async def _wallet_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .testing._wallet_check import run
+
+    return await run(args, out, err)
+
+
 async def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from ._demo import run_demo
 
@@ -304,6 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--error-status", type=_error_status, action="append", metavar="STATUS",
                       help="status of injected errors, repeatable (default 500, 502 and 503)")
     mock.add_argument("--seed", type=int, default=0, help="seed for injected faults (default 0)")
+
+    from .testing._wallet_check import add_parser as add_wallet_check
+
+    add_wallet_check(commands)
     return parser
 
 
@@ -314,6 +324,7 @@ _COMMANDS: Final[dict[str, _Command]] = {
     "link": _link,
     "demo-link": _demo_link,
     "mock-server": _mock_server,
+    "wallet-check": _wallet_check,
 }
 
 
