@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, Self
 
 from .._clock import Clock, SystemClock
+from .._config import read_env
 from ._answers import CallbackResponse, balance_answer, error_answer
 from ._errors import CallbackRefused, WalletError
 from ._models import Callback, GetBalance, MakeBet
@@ -69,6 +70,13 @@ class CallbackHandler:
         self._on_callback: Callable[[Callback], Awaitable[object]] | None = (
             on_callback if callable(on_callback) else None
         )
+
+    @classmethod
+    def from_env(cls, *, wallet: Wallet, **overrides: Any) -> Self:
+        """A handler for the agent in ``GAMEAPI_AGENT_ID`` / ``GAMEAPI_API_TOKEN``, the same
+        variables :meth:`GameApiClient.from_env` reads; keywords win over the environment."""
+        settings = read_env(skip={"base_url", *overrides}) | overrides
+        return cls(wallet=wallet, **settings)
 
     @property
     def max_body(self) -> int:
