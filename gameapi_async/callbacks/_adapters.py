@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._answers import error_answer
+from ._answers import JSON_HEADERS, error_answer
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -23,6 +23,8 @@ async def serve_aiohttp(handler: CallbackHandler, request: web.Request) -> web.S
     length = request.content_length
     if length is not None and length > cap:
         answer = handler.too_large()
+    elif length is not None:  # the parser stops at the declared length: one read, bounded
+        answer = await handler.handle(await request.read(), request.headers)
     else:
         body = bytearray()
         while not request.content.at_eof() and len(body) <= cap:
@@ -32,6 +34,9 @@ async def serve_aiohttp(handler: CallbackHandler, request: web.Request) -> web.S
             body += chunk
         answer = handler.too_large() if len(body) > cap else await handler.handle(
             bytes(body), request.headers)
+    if answer.headers is JSON_HEADERS:  # the common case, without building a header map
+        return web.Response(status=answer.status, body=answer.body,
+                            content_type="application/json")
     return web.Response(status=answer.status, body=answer.body, headers=answer.headers)
 
 

@@ -35,7 +35,8 @@ def parse_decimal(text: str) -> Decimal:
     if len(text) > MAX_NUMBER_CHARS:
         raise NumberRefused(f"number literal longer than {MAX_NUMBER_CHARS} characters")
     value = Decimal(text)
-    if not in_range(value):
+    # Without an exponent the length cap already bounds the digits either side of the point.
+    if ("e" in text or "E" in text) and not in_range(value):
         raise NumberRefused("number out of range (exponent too large)")
     return value
 
@@ -75,6 +76,9 @@ def format_amount(value: object) -> str:
         )
     if not value.is_finite():
         raise ValueError(f"balance must be finite, got {value}")
+    text = str(value)
+    if "E" not in text:  # str() already wrote plain notation (the usual case): no exponent
+        return text[1:] if text[0] == "-" and not value else text
     if not in_range(value):
         raise ValueError("balance is out of range")
     if not value:
