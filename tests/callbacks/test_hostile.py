@@ -156,3 +156,26 @@ async def test_any_altered_byte_is_refused_as_forged(index: int, byte: int) -> N
     else:
         assert (response.status, json.loads(response.body)["error"]) == (403, "invalid_signature")
         assert wallet.seen == []
+
+
+async def test_every_hostile_case_over_a_real_socket() -> None:
+    """The same answers through the aiohttp adapter: nothing is lost or added on the wire."""
+    import aiohttp
+    from aiohttp import web
+
+    wallet = RecordingWallet()
+    app = web.Application()
+    app.router.add_post("/callback", make_handler(wallet).aiohttp_handler)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/callback"
+    try:
+        async with aiohttp.ClientSession() as session:
+            for name, ((body, headers), (code, status)) in sorted(CASES.items()):
+                async with session.post(url, data=body, headers=headers) as response:
+                    answer = json.loads(await response.read())
+                assert (response.status, answer["error"]) == (status, code), name
+    finally:
+        await runner.cleanup()
+    assert wallet.seen == []
