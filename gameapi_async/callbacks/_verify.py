@@ -21,6 +21,8 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from .._canonical import PHP_INT_MAX, PHP_INT_MIN
+from .._config import check_api_token
+from .._errors import InvalidParameterError
 from .._signing import Signer
 from ._errors import CallbackRefused
 from ._models import GET_BALANCE, MAKE_BET, Callback, GetBalance, MakeBet
@@ -177,11 +179,10 @@ class CallbackVerifier:
         clock: Callable[[], float],
     ) -> None:
         if type(agent_id) is not int or agent_id <= 0:
-            raise ValueError(f"agent_id must be a positive integer, got {agent_id!r}")
-        if not isinstance(api_token, str) or not api_token:
-            raise ValueError("api_token must be a non-empty string")
+            raise InvalidParameterError("agent_id", f"must be a positive integer, got {agent_id!r}")
+        check_api_token(api_token)
         if type(max_body) is not int or max_body <= 0:
-            raise ValueError(f"max_body must be a positive integer, got {max_body!r}")
+            raise InvalidParameterError("max_body", f"must be a positive integer, got {max_body!r}")
         self._agent_id = agent_id
         self._signer = Signer(api_token)
         self._max_body = max_body

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -43,6 +44,7 @@ SESSION: Final = (
 CONCURRENT_BET: Final = Decimal("0.50")
 CONCURRENT_WIN: Final = Decimal("0.20")
 NEEDED: Final = Decimal("20")  # balance the player needs for the money-moving checks
+_BALANCE_TEXT: Final = re.compile(rb'"balance"\s*:\s*(-?[0-9][0-9.eE+-]*)')
 
 
 @attrs.frozen
@@ -119,8 +121,9 @@ class _Checker:
         answer = reply.json
         if set(answer) != {"content"}:
             raise _Failed(f"answer has keys besides content: {sorted(answer)}")
-        if b"e" in reply.body.lower().split(b"balance", 1)[1]:
-            raise _Failed(f"balance written with an exponent: {_describe(reply)}")
+        written = _BALANCE_TEXT.search(reply.body)
+        if written is None or b"e" in written.group(1).lower():
+            raise _Failed(f"balance not written as a plain number: {_describe(reply)}")
         if balance < NEEDED:
             raise _Failed(f"balance {balance} is below the {NEEDED} the other checks need")
         return f"balance {balance}"

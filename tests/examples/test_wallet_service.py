@@ -134,3 +134,34 @@ async def test_lobby_lists_the_platform_games_and_play_redirects_to_a_link(
     [launch] = fake.requests_to("/api/games/get_game_link")
     assert launch.json["player_id"] == PLAYER
     assert launch.outcome == "success"
+
+
+async def test_the_script_serves_and_the_cli_check_passes(fake: FakePlatform,
+                                                          tmp_path: Path) -> None:
+    """The example as a user runs it: its own process, settings from the environment, and
+    ``gameapi wallet-check`` (another process) against it."""
+    import asyncio
+    import os
+    import sys
+
+    env = {**os.environ, "GAMEAPI_BASE_URL": fake.base_url, "GAMEAPI_AGENT_ID": str(AGENT_ID),
+           "GAMEAPI_API_TOKEN": API_TOKEN}
+    service = await asyncio.create_subprocess_exec(
+        sys.executable, str(EXAMPLE / "wallet_service.py"), "--db", str(tmp_path / "w.db"),
+        "--port", "0", "--player", f"{PLAYER}:USD:50.00", env=env,
+        stdout=asyncio.subprocess.PIPE)
+    try:
+        assert service.stdout is not None
+        line = (await asyncio.wait_for(service.stdout.readline(), 120)).decode()
+        assert line.startswith("wallet service on http://"), line
+        base = line.split()[3]
+        check = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gameapi_async", "wallet-check", f"{base}/callback",
+            "--player-id", PLAYER, env=env, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT)
+        output, _ = await asyncio.wait_for(check.communicate(), 120)
+    finally:
+        service.terminate()
+        await service.wait()
+    assert check.returncode == 0, output.decode()
+    assert "8 passed, 0 failed" in output.decode()

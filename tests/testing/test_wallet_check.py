@@ -113,3 +113,18 @@ async def test_cli_refuses_a_bad_url_before_sending() -> None:
     status, output = await _cli("ftp://wallet.example")
     assert status == 2
     assert "URL" in output
+
+
+async def test_a_balance_with_an_exponent_fails_the_shape_check() -> None:
+    from aiohttp import web
+
+    async def exponent(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=b'{"content":{"balance":1E+2}}', content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/callback", exponent)
+    async with serve(app) as url:
+        report = await run_wallet_check(url, agent_id=AGENT_ID, api_token=API_TOKEN)
+    assert [r.passed for r in report.results] == [False]
+    assert "not written as a plain number" in report.results[0].detail
