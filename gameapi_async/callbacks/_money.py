@@ -67,6 +67,10 @@ def format_amount(value: object) -> str:
     (``0.1 + 0.2``) and rounding it here would hide a wallet bug, so it is refused. The text has
     no exponent (``Decimal("1E+3")`` -> ``1000``) and no sign on zero.
     """
+    if type(value) is Decimal and value.is_finite():
+        text = str(value)
+        if "E" not in text:  # str() wrote plain notation (the usual case): done
+            return text[1:] if text[0] == "-" and not value else text
     if type(value) is int:
         return str(value)
     if not isinstance(value, Decimal):

@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gameapi_async.callbacks import Callback, CallbackRefused, CallbackVerifier, GetBalance, MakeBet
 
@@ -119,3 +121,49 @@ def test_bad_construction_is_refused(kwargs: dict[str, Any]) -> None:
                                  "clock": FakeClock().time} | kwargs
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         CallbackVerifier(**arguments)
+
+
+# -- the fast paths agree with the reference table ---------------------------------------------
+
+_values = st.one_of(
+    st.none(), st.text(max_size=3), st.integers(min_value=-(2**64), max_value=2**64),
+    st.booleans(), st.decimals(allow_nan=False, allow_infinity=False, places=2),
+    st.just(Decimal("-0.00")), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+    st.lists(st.integers(), max_size=2),
+)
+_FIELDS = ("session_id", "player_id", "player_username", "currency", "language", "game_id",
+           "freespins", "bet", "win")
+
+
+@given(kind=st.sampled_from(["makeBet", "getBalance"]),
+       fields=st.dictionaries(st.sampled_from(_FIELDS), _values, max_size=3))
+def test_fast_paths_agree_with_the_table(kind: str, fields: dict[str, Any]) -> None:
+    from gameapi_async.callbacks._verify import (
+        _get_balance_fast,
+        _make_bet_fast,
+        _parse_by_table,
+    )
+
+    # A valid callback with a few fields replaced (None: removed), so both outcomes occur.
+    base = make_bet_data() if kind == "makeBet" else get_balance_data()
+    base = json.loads(body_of(base), parse_float=Decimal)
+    data = {k: v for k, v in {**base, **fields}.items() if v is not None}
+    fast_path = _make_bet_fast if kind == "makeBet" else _get_balance_fast
+    fast = fast_path(b"{}", data, AGENT_ID, None)
+    try:
+        reference = _parse_by_table(b"{}", data, AGENT_ID, None)
+    except CallbackRefused:
+        assert fast is None
+    else:
+        assert fast is None or fast == reference
+    if not fields:
+        assert fast is not None  # the untouched callback takes the fast path
+
+
+def test_fast_paths_take_the_typical_callbacks() -> None:
+    from gameapi_async.callbacks._verify import _get_balance_fast, _make_bet_fast
+
+    bet = json.loads(body_of(make_bet_data()), parse_float=Decimal)
+    balance = json.loads(body_of(get_balance_data(game_id=1, freespins={"a": 1})))
+    assert _make_bet_fast(b"", bet, AGENT_ID, None) is not None
+    assert _get_balance_fast(b"", balance, AGENT_ID, None) is not None
