@@ -137,3 +137,20 @@ def test_wallet_error_checks_its_arguments(
 def test_wallet_error_defaults_to_400() -> None:
     error = WalletError("player_not_found", "Unknown player")
     assert (error.code, error.message, error.status) == ("player_not_found", "Unknown player", 400)
+
+
+def test_from_env_reads_the_client_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GAMEAPI_AGENT_ID", str(AGENT_ID))
+    monkeypatch.setenv("GAMEAPI_API_TOKEN", API_TOKEN)
+    monkeypatch.delenv("GAMEAPI_BASE_URL", raising=False)  # not needed to answer callbacks
+    handler = CallbackHandler.from_env(wallet=RecordingWallet())
+    assert f"agent_id={AGENT_ID}" in repr(handler)
+
+
+def test_from_env_names_the_missing_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gameapi_async import InvalidParameterError
+
+    monkeypatch.setenv("GAMEAPI_AGENT_ID", str(AGENT_ID))
+    monkeypatch.delenv("GAMEAPI_API_TOKEN", raising=False)
+    with pytest.raises(InvalidParameterError, match="GAMEAPI_API_TOKEN"):
+        CallbackHandler.from_env(wallet=RecordingWallet())
