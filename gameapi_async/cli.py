@@ -215,6 +215,12 @@ async def _demo_link(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+async def _wallet_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .testing._wallet_check import run
+
+    return await run(args, out, err)
+
+
 async def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from ._demo import run_demo
 
@@ -392,6 +398,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"print only `export` lines (with {ENV_MOCK_PID}) and close stdout, "
                       "then serve: eval \"$(gameapi mock-server --print-env &)\"")
 
+    from .testing._wallet_check import add_parser as add_wallet_check
+
+    add_wallet_check(commands)
+
     for command in commands.choices.values():
         command.set_defaults(parser=command)  # a usage error shows this command's usage
     return parser
@@ -404,6 +414,7 @@ _COMMANDS: Final[dict[str, _Command]] = {
     "link": _link,
     "demo-link": _demo_link,
     "mock-server": _mock_server,
+    "wallet-check": _wallet_check,
 }
 
 

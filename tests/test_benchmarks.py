@@ -65,6 +65,11 @@ def check_reports(out: Path) -> None:
     assert data["cached_list_games"]["hits"] >= data["cached_list_games"]["calls"]
     assert [row["games"] for row in data["catalogue"]] == [1_000, 10_000]
     assert data["memory"]["peak_rss_mib"] >= data["memory"]["baseline_rss_mib"] > 0
+    callbacks = data["callbacks"]
+    assert callbacks["bare_cpu_us_per_request"] > 0
+    assert callbacks["handler_cpu_us_per_request"] > 0
+    assert callbacks["ratio_min"] <= callbacks["ratio"] <= callbacks["ratio_max"]
     table = (out / "quick.md").read_text()
     assert "| concurrency | mode |" in table
     assert "Cold stampede" in table
+    assert "Callback verification" in table

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from email.utils import formatdate
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 from urllib.parse import quote
 
 import attrs
@@ -48,6 +48,9 @@ from .._signing import verify
 from .._validation import RULES
 from ._catalogue import DEFAULT_GAMES
 from ._faults import ERRORS, Faults, ScriptedResponse, error_message, injected_error
+
+if TYPE_CHECKING:
+    from ._callbacks import CallbackSender
 
 __all__ = ["FakePlatform", "RecordedRequest"]
 
@@ -242,6 +245,20 @@ class FakePlatform:
     def script(self, *responses: ScriptedResponse) -> None:
         """Queue canned answers; each is used once, by the next request it matches."""
         self._scripted.extend(responses)
+
+    def callback_sender(self, url: str, *, agent_id: int | None = None) -> CallbackSender:
+        """The platform's other side: signed callbacks to an agent's wallet ``url``.
+
+        Signs with the token of ``agent_id`` (default: the first agent). Close it with
+        ``async with`` or ``aclose()``. See docs/callbacks.md.
+        """
+        from ._callbacks import CallbackSender
+
+        agent = next(iter(self.agents)) if agent_id is None else agent_id
+        token = self.agents.get(agent)
+        if token is None:
+            raise ValueError(f"agent {agent} is not known to this fake or has no token")
+        return CallbackSender(url, agent_id=agent, api_token=token)
 
     def requests_to(self, path: str) -> list[RecordedRequest]:
         """The recorded requests to one path, in arrival order."""
