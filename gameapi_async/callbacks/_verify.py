@@ -232,6 +232,9 @@ class CallbackVerifier:
     def _check_timestamp(self, value: object) -> None:
         if type(value) is not int:
             raise _refuse(VALIDATION_ERROR, "timestamp: must be an integer", "timestamp")
+        # Checked before the float subtraction, which overflows on a huge integer.
+        if not PHP_INT_MIN <= value <= PHP_INT_MAX:
+            raise _refuse(VALIDATION_ERROR, "timestamp: out of range", "timestamp")
         if abs(self._clock() - value) > MAX_SKEW:
             raise _refuse(REQUEST_EXPIRED, "Request expired", "timestamp")
 

@@ -100,6 +100,10 @@ CASES: dict[str, tuple[Case, tuple[str, int]]] = {
                          ("request_expired", 400)),
     "timestamp as string": (sign_it(body_of(get_balance_data(timestamp=str(NOW)))),
                             ("validation_error", 422)),
+    "timestamp beyond a float": (raw(GOOD.decode()[:-1] + ',"timestamp":' + "9" * 400 + "}"),
+                                 ("validation_error", 422)),
+    "timestamp beyond PHP_INT_MAX": (raw(GOOD.decode()[:-1] + f',"timestamp":{2**63}}}'),
+                                     ("validation_error", 422)),
     "unknown type, no on_callback": (
         sign_it(body_of({"agent_id": AGENT_ID, "type": "rollback"})),
         ("unsupported_callback", 400)),
