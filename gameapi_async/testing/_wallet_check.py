@@ -44,6 +44,11 @@ SESSION: Final = (
 )
 CONCURRENT_BET: Final = Decimal("0.50")
 CONCURRENT_WIN: Final = Decimal("0.20")
+#: (bet, win) re-delivered in a row, and another re-delivered all at once (a platform retry
+#: racing the original, which is still being handled).
+SEQUENTIAL_REDELIVERY: Final = (Decimal("1.00"), Decimal("0.40"))
+CONCURRENT_REDELIVERY: Final = (Decimal("0.70"), Decimal("0.20"))
+REDELIVERIES: Final = 3
 NEEDED: Final = Decimal("20")  # balance the player needs for the money-moving checks
 _BALANCE_TEXT: Final = re.compile(rb'"balance"\s*:\s*(-?[0-9][0-9.eE+-]*)')
 
@@ -164,23 +169,41 @@ class _Checker:
         return f"{len(SESSION)} rounds, {start} -> {final} as expected"
 
     async def redelivery(self) -> str:
+        await self._applied_once(SEQUENTIAL_REDELIVERY, "in a row",
+                                 lambda body: self.sender.redeliver(body, REDELIVERIES))
+        await self._applied_once(CONCURRENT_REDELIVERY, "at once",
+                                 lambda body: self.sender.concurrently([body] * REDELIVERIES))
+        return f"{REDELIVERIES} deliveries in a row and {REDELIVERIES} at once, money moved once"
+
+    async def _applied_once(
+        self, amounts: tuple[Decimal, Decimal], how: str,
+        deliver: Callable[[bytes], Awaitable[list[CallbackReply]]],
+    ) -> None:
+        """Deliver one signed makeBet several times; the money must move exactly once.
+
+        "At once" catches a wallet that looks its delivery key up outside the lock or
+        transaction that moves the money: a retry racing the original is applied twice.
+        """
+        bet, win = amounts
         before = await self.balance_now()
-        body = self.sender.make_bet_body(self.player, Decimal("1.00"), Decimal("0.40"))
-        replies = await self.sender.redeliver(body, 3)
-        expected = before - Decimal("1.00") + Decimal("0.40")
-        first = _balance(replies[0], "the first delivery")
-        if first != expected:
-            raise _Failed(f"the first delivery answered {first}, expected {expected}")
+        replies = await deliver(self.sender.make_bet_body(self.player, bet, win))
+        expected = before - bet + win
+        if how == "in a row":
+            first = _balance(replies[0], "the first delivery")
+            if first != expected:
+                raise _Failed(f"the first delivery answered {first}, expected {expected}")
+        elif expected not in {reply.balance for reply in replies}:
+            raise _Failed(f"no delivery {how} answered the expected balance {expected}: "
+                          + "; ".join(_describe(reply) for reply in replies))
         after = await self.balance_now()
         if after != expected:
-            moved = (before - after) / Decimal("0.60")
-            raise _Failed(f"balance {after}, expected {expected}: the same makeBet was applied "
-                          f"{moved.normalize()} times")
-        for reply in replies[1:]:
+            moved = (before - after) / (bet - win)
+            raise _Failed(f"{REDELIVERIES} deliveries {how}: balance {after}, expected "
+                          f"{expected}: the same makeBet was applied {moved.normalize()} times")
+        for reply in replies:
             if reply.balance is None and reply.error is None:
                 raise _Failed(f"a repeated delivery got an undocumented answer: "
                               f"{_describe(reply)}")
-        return "3 deliveries, money moved once"
 
     async def concurrency(self, count: int) -> str:
         before = await self.balance_now()

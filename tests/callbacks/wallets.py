@@ -11,7 +11,7 @@ from decimal import Decimal
 from aiohttp import web
 
 from gameapi_async.callbacks import CallbackHandler, GetBalance, MakeBet, WalletError
-from gameapi_async.testing._wallet_check import CONCURRENT_BET
+from gameapi_async.testing._wallet_check import CONCURRENT_BET, CONCURRENT_REDELIVERY, REDELIVERIES
 
 from ..support import AGENT_ID, API_TOKEN
 
@@ -38,6 +38,32 @@ class MemoryWallet:
             key = callback.request_id or callback.body.hex()
             if key in self.applied:
                 return balance
+            if callback.bet > balance:
+                raise WalletError("insufficient_funds", "Not enough money", status=402)
+            balance = self.balances[callback.player_id] = balance - callback.bet + callback.win
+            self.applied[key] = balance
+            return balance
+
+
+class RacyDedupWallet(MemoryWallet):
+    """Right in every sequential test, wrong under a retry racing the original: it looks the
+    delivery key up before taking its lock, so copies that arrive together are all applied.
+
+    A barrier makes the copies of the concurrent-redelivery bet meet every run, not by luck.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.barrier = asyncio.Barrier(REDELIVERIES)
+
+    async def make_bet(self, callback: MakeBet) -> Decimal:
+        key = callback.request_id or callback.body.hex()
+        if key in self.applied:
+            return self.balances[callback.player_id]
+        if callback.bet == CONCURRENT_REDELIVERY[0]:
+            await asyncio.wait_for(self.barrier.wait(), 60)
+        async with self.lock:
+            balance = self.balances[callback.player_id]
             if callback.bet > balance:
                 raise WalletError("insufficient_funds", "Not enough money", status=402)
             balance = self.balances[callback.player_id] = balance - callback.bet + callback.win

@@ -17,6 +17,7 @@ from ..callbacks.wallets import (
     START,
     BrokenWallet,
     MemoryWallet,
+    RacyDedupWallet,
     broken_app,
     good_app,
     serve,
@@ -52,6 +53,16 @@ async def test_a_broken_wallet_fails_with_the_reasons() -> None:
     assert "larger than the balance was not refused" in verdicts[
         "bet above the balance refused"].detail
     assert "2 passed, 6 failed" in report.text()
+
+
+async def test_a_retry_racing_the_original_is_caught() -> None:
+    """Deliveries of one makeBet that arrive together must move money once as well."""
+    async with serve(good_app(RacyDedupWallet())) as url:
+        report = await run_wallet_check(url, agent_id=AGENT_ID, api_token=API_TOKEN)
+    verdicts = {r.name: r for r in report.results}
+    assert [r.name for r in report.failed()] == ["repeated delivery applied once"]
+    assert "at once" in verdicts["repeated delivery applied once"].detail
+    assert "applied 3 times" in verdicts["repeated delivery applied once"].detail
 
 
 async def test_an_unreachable_wallet_fails_the_first_check_and_stops() -> None:
