@@ -6,7 +6,8 @@ delivery key, check the funds, move the money, record the key, commit. One write
 serialises movements of the same player (and of all players: SQLite has one writer anyway).
 
 Amounts are stored as decimal text and computed with ``decimal.Decimal``; SQLite's REAL would
-reintroduce binary floats.
+reintroduce binary floats. The arithmetic uses its own exact context: the default one (per
+thread, so the database thread's too) rounds to 28 significant digits without a word.
 
 Idempotency key: the platform's documentation names no transaction id for ``makeBet``, so the
 key is its ``request_id`` (documented as unique per platform request), or the SHA-256 of the
@@ -17,6 +18,7 @@ documents one.
 from __future__ import annotations
 
 import asyncio
+import decimal
 import hashlib
 import logging
 import sqlite3
@@ -47,6 +49,11 @@ CREATE TABLE IF NOT EXISTS unhandled (
     body TEXT NOT NULL
 );
 """
+
+#: Exact money arithmetic or an error, never a silent rounding: 100 digits hold any sum of
+#: amounts the SDK accepts (exponents within +-30); past that, Rounded/Inexact are raised.
+EXACT = decimal.Context(prec=100, traps=[decimal.Inexact, decimal.Rounded,
+                                         decimal.InvalidOperation, decimal.Overflow])
 
 
 class SQLiteWallet:
@@ -142,7 +149,11 @@ class SQLiteWallet:
             if seen is None:
                 if callback.bet > balance:
                     raise WalletError("insufficient_funds", "Not enough money", status=402)
-                balance = balance - callback.bet + callback.win
+                try:
+                    balance = EXACT.add(EXACT.subtract(balance, callback.bet), callback.win)
+                except decimal.DecimalException:
+                    raise WalletError("invalid_amount", "The amount cannot be applied exactly",
+                                      status=422) from None
                 db.execute("UPDATE players SET balance = ? WHERE player_id = ?",
                            (str(balance), callback.player_id))
                 db.execute("INSERT INTO deliveries VALUES (?, ?, ?, ?, ?)",

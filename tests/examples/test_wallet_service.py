@@ -95,6 +95,22 @@ async def test_a_delivery_is_applied_once_even_after_a_restart(
     assert len(_rows(tmp_path / "wallet.sqlite3", "SELECT key FROM deliveries")) == 1
 
 
+async def test_money_moves_exactly_even_past_28_digits(
+    service: Service, fake: FakePlatform, tmp_path: Path
+) -> None:
+    """Decimal's default context rounds to 28 significant digits without a word; the wallet's
+    arithmetic must not (100.00 - 1E-27 needs 30)."""
+    tiny = Decimal("1E-27")
+    async with service() as base, fake.callback_sender(f"{base}/callback") as sender:
+        reply = await sender.make_bet(Player(PLAYER), tiny, Decimal("0"))
+    exact = Decimal("99.999999999999999999999999999")  # written out: no arithmetic here
+    assert reply.status == 200, reply.body
+    assert reply.balance == exact
+    [(balance,)] = _rows(tmp_path / "wallet.sqlite3",
+                         f"SELECT balance FROM players WHERE player_id = '{PLAYER}'")
+    assert Decimal(balance) == exact
+
+
 async def test_unknown_callback_types_are_kept_and_move_no_money(
     service: Service, fake: FakePlatform, tmp_path: Path
 ) -> None:
