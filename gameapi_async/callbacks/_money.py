@@ -34,11 +34,16 @@ def parse_decimal(text: str) -> Decimal:
     """``parse_float`` hook: a JSON fraction or exponent literal as an exact ``Decimal``."""
     if len(text) > MAX_NUMBER_CHARS:
         raise NumberRefused(f"number literal longer than {MAX_NUMBER_CHARS} characters")
-    value = Decimal(text)
-    # Without an exponent the length cap already bounds the digits either side of the point.
-    if ("e" in text or "E" in text) and not in_range(value):
-        raise NumberRefused("number out of range (exponent too large)")
-    return value
+    if "e" in text or "E" in text:
+        value = Decimal(text)
+        if not in_range(value):
+            raise NumberRefused("number out of range (exponent too large)")
+        return value
+    # A plain fraction: the same range, read off the text (cheaper than in_range's as_tuple).
+    point = text.index(".")
+    if len(text) - point - 1 > _MAX_EXPONENT or point - (text[0] == "-") > _MAX_EXPONENT + 1:
+        raise NumberRefused("number out of range (too many digits)")
+    return Decimal(text)
 
 
 def in_range(value: Decimal) -> bool:

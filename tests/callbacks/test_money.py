@@ -55,6 +55,19 @@ def test_parse_decimal_refuses_absurd_literals(text: str) -> None:
         parse_decimal(text)
 
 
+@pytest.mark.parametrize("text", ["0." + "0" * 35 + "1", "1" * 32 + ".5", "-" + "9" * 32 + ".0"])
+def test_parse_decimal_holds_plain_fractions_to_the_same_range(text: str) -> None:
+    """The +-30 exponent range applies to what a literal means, with or without an ``e``:
+    ``0.000...1`` with 36 decimals is ``1E-36``, refused like the literal ``1e-36``."""
+    with pytest.raises(NumberRefused, match="out of range"):
+        parse_decimal(text)
+
+
+@pytest.mark.parametrize("text", ["0." + "0" * 29 + "1", "9" * 31 + ".5", "-0.00", "1000.50"])
+def test_parse_decimal_keeps_fractions_inside_the_range(text: str) -> None:
+    assert parse_decimal(text).as_tuple() == Decimal(text).as_tuple()
+
+
 def test_parse_constant_refuses_nan() -> None:
     with pytest.raises(NumberRefused, match="NaN"):
         parse_constant("NaN")
