@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 __all__ = ["serve_aiohttp", "serve_asgi"]
 
+_HUGE = 10**18  # stands for a declared length too long to be worth converting
+
 
 async def serve_aiohttp(handler: CallbackHandler, request: web.Request) -> web.StreamResponse:
     from aiohttp import web
@@ -43,7 +45,11 @@ async def serve_aiohttp(handler: CallbackHandler, request: web.Request) -> web.S
 def _declared_length(scope: Scope) -> int | None:
     for key, value in scope.get("headers", ()):
         if key.lower() == b"content-length":
-            return int(value) if value.isdigit() else None
+            if not value.isdigit():
+                return None
+            digits = value.lstrip(b"0")
+            # More digits than any cap has is over it: int() would refuse past 4300 anyway.
+            return int(digits or b"0") if len(digits) <= 18 else _HUGE
     return None
 
 

@@ -160,6 +160,18 @@ async def test_asgi_refuses_declared_oversize_without_receiving(
     assert wallet.seen == []
 
 
+async def test_asgi_refuses_an_absurdly_long_declared_length_without_receiving(
+    handler: CallbackHandler, wallet: RecordingWallet
+) -> None:
+    """Thousands of digits: Python's int() refuses past 4300 of them; still a plain 413."""
+    call = AsgiCall()
+    headers = [(b"content-length", b"9" * 5000), (b"x-signature", b"00")]
+    await handler.asgi_app(http_scope(headers), call.receive, call.send)
+    assert call.received == 0
+    assert (call.status, json.loads(call.body)["error"]) == (413, "payload_too_large")
+    assert wallet.seen == []
+
+
 async def test_asgi_stops_reading_a_stream_past_the_cap(
     handler: CallbackHandler, wallet: RecordingWallet
 ) -> None:
