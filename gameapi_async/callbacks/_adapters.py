@@ -11,6 +11,7 @@ from ._answers import JSON_HEADERS, error_answer
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from ._answers import CallbackResponse
     from ._handler import CallbackHandler, Receive, Scope, Send
 
 __all__ = ["serve_aiohttp", "serve_asgi"]
@@ -24,8 +25,8 @@ async def serve_aiohttp(handler: CallbackHandler, request: web.Request) -> web.S
     cap = handler.max_body
     length = request.content_length
     if length is not None and length > cap:
-        answer = handler.too_large()
-    elif length is not None:  # the parser stops at the declared length: one read, bounded
+        return _closing(handler.too_large())
+    if length is not None:  # the parser stops at the declared length: one read, bounded
         answer = await handler.handle(await request.read(), request.headers)
     else:
         body = bytearray()
@@ -34,12 +35,24 @@ async def serve_aiohttp(handler: CallbackHandler, request: web.Request) -> web.S
             if not chunk:
                 break
             body += chunk
-        answer = handler.too_large() if len(body) > cap else await handler.handle(
-            bytes(body), request.headers)
+        if len(body) > cap:
+            return _closing(handler.too_large())
+        answer = await handler.handle(bytes(body), request.headers)
     if answer.headers is JSON_HEADERS:  # the common case, without building a header map
         return web.Response(status=answer.status, body=answer.body,
                             content_type="application/json")
     return web.Response(status=answer.status, body=answer.body, headers=answer.headers)
+
+
+def _closing(answer: CallbackResponse) -> web.StreamResponse:
+    """The answer to an unread body. Its ``Connection: close`` header alone does not stop
+    aiohttp from keeping the connection (and reading the rest of the body as if to reuse it):
+    ``force_close`` does, once aiohttp's bounded lingering read is over."""
+    from aiohttp import web
+
+    response = web.Response(status=answer.status, body=answer.body, headers=answer.headers)
+    response.force_close()
+    return response
 
 
 def _declared_length(scope: Scope) -> int | None:

@@ -82,6 +82,29 @@ async def test_aiohttp_refuses_a_declared_oversize_body_without_reading_it(
     assert wallet.seen == []
 
 
+async def test_aiohttp_closes_the_connection_after_refusing_an_oversize_body(
+    server: tuple[str, int], wallet: RecordingWallet
+) -> None:
+    """The answer says ``Connection: close``; the server must mean it, not keep the connection
+    for whatever the client sends after the oversized body."""
+    reader, writer = await asyncio.open_connection(*server)
+    try:
+        writer.write(b"POST /callback HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Length: %d\r\nX-Signature: 00\r\n\r\n" % (CAP + 1))
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 60)
+        writer.write(b"x" * (CAP + 1))
+        writer.write(b"POST /callback HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        rest = await asyncio.wait_for(reader.read(), 60)  # up to EOF
+    finally:
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 413")
+    assert b"connection: close" in head.lower()
+    assert b"HTTP/1.1" not in rest  # the pipelined request was not answered
+    assert wallet.seen == []
+
+
 async def test_aiohttp_refuses_a_chunked_body_over_the_cap(
     server: tuple[str, int], wallet: RecordingWallet
 ) -> None:
