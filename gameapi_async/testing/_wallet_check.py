@@ -123,6 +123,10 @@ class _Checker:
 
     async def answer_shape(self) -> str:
         reply = await self.sender.get_balance(self.player)
+        if reply.status in (401, 403):
+            raise _Failed(f"a correctly signed getBalance was refused: {_describe(reply)}; is "
+                          "the signature checked over the exact bytes received (the body has "
+                          "PHP's \\/ and \\u00e9 escapes) with this agent's token?")
         balance = _balance(reply, "getBalance")
         answer = reply.json
         if set(answer) != {"content"}:
@@ -242,7 +246,10 @@ async def run_wallet_check(
     """Run every check against ``url`` and return the report (it never raises for a bad wallet)."""
     from ._callbacks import CallbackSender, Player
 
-    player = Player(player_id, currency=currency, session_id=f"wallet-check-{uuid.uuid4()}")
+    # "/" and "é" reach the wire as PHP writes them ("\/", "\u00e9"): a wallet that verifies a
+    # re-encoded body instead of the bytes received fails here, not on a real player's name.
+    player = Player(player_id, currency=currency,
+                    session_id=f"wallet-check/é-{uuid.uuid4()}")
     results: list[CheckResult] = []
     async with CallbackSender(url, agent_id=agent_id, api_token=api_token,
                               timeout=callback_timeout) as sender:

@@ -113,6 +113,23 @@ def good_app(wallet: MemoryWallet) -> web.Application:
     return app
 
 
+def reserialising_app(wallet: MemoryWallet) -> web.Application:
+    """A correct wallet behind a framework that parses the JSON and hands on a re-encoded body
+    (what ``JSON.stringify(req.body)`` does): right for plain ASCII bodies, wrong for the
+    platform's ``\\/`` and ``\\u00e9`` escapes."""
+    handler = CallbackHandler(agent_id=AGENT_ID, api_token=API_TOKEN, wallet=wallet)
+
+    async def handle(request: web.Request) -> web.Response:
+        body = json.dumps(json.loads(await request.read()), separators=(",", ":"),
+                          ensure_ascii=False).encode()
+        answer = await handler.handle(body, request.headers)
+        return web.Response(status=answer.status, body=answer.body, headers=answer.headers)
+
+    app = web.Application()
+    app.router.add_post("/callback", handle)
+    return app
+
+
 def broken_app(wallet: BrokenWallet) -> web.Application:
     app = web.Application()
     app.router.add_post("/callback", wallet.handle)

@@ -20,6 +20,7 @@ from ..callbacks.wallets import (
     RacyDedupWallet,
     broken_app,
     good_app,
+    reserialising_app,
     serve,
 )
 from ..support import AGENT_ID, API_TOKEN
@@ -63,6 +64,16 @@ async def test_a_retry_racing_the_original_is_caught() -> None:
     assert [r.name for r in report.failed()] == ["repeated delivery applied once"]
     assert "at once" in verdicts["repeated delivery applied once"].detail
     assert "applied 3 times" in verdicts["repeated delivery applied once"].detail
+
+
+async def test_a_wallet_verifying_a_reencoded_body_is_caught() -> None:
+    """Verifying a re-encoded body passes with plain ASCII bodies and fails on the platform's
+    first ``/`` or ``é``: the check's bodies carry both, escaped as PHP escapes them."""
+    async with serve(reserialising_app(MemoryWallet())) as url:
+        report = await run_wallet_check(url, agent_id=AGENT_ID, api_token=API_TOKEN)
+    assert not report.passed
+    assert "invalid_signature" in report.results[0].detail
+    assert "exact bytes" in report.results[0].detail
 
 
 async def test_an_unreachable_wallet_fails_the_first_check_and_stops() -> None:
