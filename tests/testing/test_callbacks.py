@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from gameapi_async import sign
 from gameapi_async.testing import CallbackReply, CallbackSender, FakePlatform, Player
 
 from ..support import AGENT_ID, API_TOKEN
@@ -64,13 +63,20 @@ def test_reply_reads_only_the_documented_shapes(
 
 
 async def test_fake_platform_sender_signs_with_the_agent_token() -> None:
-    async with FakePlatform(agent_id=AGENT_ID, api_token=API_TOKEN) as fake:
-        platform_side = fake.callback_sender("http://127.0.0.1:9/cb")
-    body = platform_side.get_balance_body(Player("p"))
-    assert platform_side.agent_id == AGENT_ID
-    assert json.loads(body)["agent_id"] == AGENT_ID
-    await platform_side.aclose()
-    assert sign(API_TOKEN, body) != sign("other", body)
+    """A handler holding the agent's token accepts what the fake sends; one holding another
+    token refuses it (the old version of this test compared two local HMACs and could not
+    fail)."""
+    from ..callbacks.wallets import MemoryWallet, good_app, serve
+
+    async with serve(good_app(MemoryWallet())) as url, FakePlatform(
+            agent_id=AGENT_ID, api_token=API_TOKEN) as fake, fake.callback_sender(url) as right:
+        accepted = await right.get_balance(Player("wallet-check-player"))
+        async with FakePlatform(agent_id=AGENT_ID, api_token="another-token") as other, \
+                other.callback_sender(url) as wrong:
+            refused = await wrong.get_balance(Player("wallet-check-player"))
+    assert right.agent_id == AGENT_ID
+    assert (accepted.status, accepted.balance) == (200, Decimal("100.00"))
+    assert (refused.status, refused.error) == (403, "invalid_signature")
 
 
 def test_fake_platform_sender_refuses_an_agent_without_token() -> None:
