@@ -12,7 +12,8 @@ thread, so the database thread's too) rounds to 28 significant digits without a 
 Idempotency key: the platform's documentation names no transaction id for ``makeBet``, so the
 key is its ``request_id`` (documented as unique per platform request), or the SHA-256 of the
 exact signed body when there is none. Replace it with the transaction id once the platform
-documents one.
+documents one. A key seen before with another player or other amounts is refused (409), not
+answered as a repeated delivery: that answer would confirm a bet that was never applied.
 """
 
 from __future__ import annotations
@@ -145,7 +146,14 @@ class SQLiteWallet:
         db.execute("BEGIN IMMEDIATE")
         try:
             balance = self._player(callback.player_id, callback.currency)
-            seen = db.execute("SELECT 1 FROM deliveries WHERE key = ?", (key,)).fetchone()
+            seen = db.execute("SELECT player_id, bet, win FROM deliveries WHERE key = ?",
+                              (key,)).fetchone()
+            if seen is not None and (seen[0], Decimal(seen[1]), Decimal(seen[2])) != (
+                    callback.player_id, callback.bet, callback.win):
+                # Answering the balance here would tell the platform this bet was taken.
+                raise WalletError("request_id_reused",
+                                  "This request_id was already used by another makeBet",
+                                  status=409)
             if seen is None:
                 if callback.bet > balance:
                     raise WalletError("insufficient_funds", "Not enough money", status=402)

@@ -111,6 +111,24 @@ async def test_money_moves_exactly_even_past_28_digits(
     assert Decimal(balance) == exact
 
 
+async def test_a_reused_request_id_with_other_amounts_is_refused_not_answered_as_done(
+    service: Service, fake: FakePlatform
+) -> None:
+    """A repeated key must be a repeated delivery: a different bet under the same request_id
+    answered 200 would tell the platform a bet was taken that never was."""
+    player = Player(PLAYER)
+    async with service() as base, fake.callback_sender(f"{base}/callback") as sender:
+        first = await sender.post(sender.make_bet_body(player, Decimal("10.00"), Decimal("0"),
+                                                       request_id="r-1"))
+        again = await sender.post(sender.make_bet_body(player, Decimal("10.00"), Decimal("0"),
+                                                       request_id="r-1"))
+        other = await sender.post(sender.make_bet_body(player, Decimal("25.00"), Decimal("0"),
+                                                       request_id="r-1"))
+        balance = await sender.get_balance(player)
+    assert first.balance == again.balance == balance.balance == Decimal("90.00")
+    assert (other.status, other.error) == (409, "request_id_reused")
+
+
 async def test_unknown_callback_types_are_kept_and_move_no_money(
     service: Service, fake: FakePlatform, tmp_path: Path
 ) -> None:
