@@ -35,7 +35,10 @@ def parse_decimal(text: str) -> Decimal:
     if len(text) > MAX_NUMBER_CHARS:
         raise NumberRefused(f"number literal longer than {MAX_NUMBER_CHARS} characters")
     if "e" in text or "E" in text:
-        value = Decimal(text)
+        try:
+            value = Decimal(text)
+        except ArithmeticError:  # an exponent beyond even Decimal's (InvalidOperation)
+            raise NumberRefused("number out of range (exponent too large)") from None
         if not in_range(value):
             raise NumberRefused("number out of range (exponent too large)")
         return value

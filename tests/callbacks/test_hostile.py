@@ -59,6 +59,9 @@ CASES: dict[str, tuple[Case, tuple[str, int]]] = {
                      ("validation_error", 422)),
     "huge exponent": (raw(GOOD.decode().replace('"bet":1.5', '"bet":1e999999')),
                       ("validation_error", 422)),
+    "exponent beyond Decimal's own": (
+        raw(GOOD.decode().replace('"bet":1.5', '"bet":1e99999999999999999999')),
+        ("validation_error", 422)),
     "huge integer": (raw(GOOD.decode().replace('"bet":1.5', '"bet":' + "9" * 5000)),
                      ("validation_error", 422)),
     "deep nesting": (raw('{"agent_id":7,"type":"x","n":' + "[" * 100_00 + "]" * 100_00 + "}"),

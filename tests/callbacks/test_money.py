@@ -49,7 +49,8 @@ def test_parse_decimal_keeps_the_digits_as_written() -> None:
     assert parse_decimal("0.1") == Decimal("0.1")
 
 
-@pytest.mark.parametrize("text", ["1e999999", "1e-999", "1" * 41 + ".0"])
+@pytest.mark.parametrize("text", ["1e999999", "1e-999", "1" * 41 + ".0",
+                                  "1e99999999999999999999", "-1.5E-99999999999999999999"])
 def test_parse_decimal_refuses_absurd_literals(text: str) -> None:
     with pytest.raises(NumberRefused):
         parse_decimal(text)
