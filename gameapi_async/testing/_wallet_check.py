@@ -100,6 +100,9 @@ def _balance(reply: CallbackReply, what: str) -> Decimal:
     if balance is None:
         raise _Failed(f"{what} was not answered {{\"content\":{{\"balance\":<number>}}}} with "
                       f"200: {_describe(reply)}")
+    written = _BALANCE_TEXT.search(reply.body)
+    if written is None or b"e" in written.group(1).lower():
+        raise _Failed(f"{what}: balance not written as a plain number: {_describe(reply)}")
     return balance
 
 
@@ -131,9 +134,6 @@ class _Checker:
         answer = reply.json
         if set(answer) != {"content"}:
             raise _Failed(f"answer has keys besides content: {sorted(answer)}")
-        written = _BALANCE_TEXT.search(reply.body)
-        if written is None or b"e" in written.group(1).lower():
-            raise _Failed(f"balance not written as a plain number: {_describe(reply)}")
         if balance < NEEDED:
             raise _Failed(f"balance {balance} is below the {NEEDED} the other checks need")
         return f"balance {balance}"

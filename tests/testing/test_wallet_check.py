@@ -169,3 +169,32 @@ async def test_a_balance_with_an_exponent_fails_the_shape_check() -> None:
         report = await run_wallet_check(url, agent_id=AGENT_ID, api_token=API_TOKEN)
     assert [r.passed for r in report.results] == [False]
     assert "not written as a plain number" in report.results[0].detail
+
+
+async def test_a_bet_answered_with_an_exponent_fails_the_session_check() -> None:
+    """Plain numbers in every answer, not only the first getBalance's."""
+    from aiohttp import web
+
+    balance = Decimal("100.00")
+
+    async def wallet(request: web.Request) -> web.Response:
+        nonlocal balance
+        data = json.loads(await request.read(), parse_float=Decimal)
+        if data["type"] == "makeBet":
+            balance = balance - data["bet"] + data["win"]
+            text = str(balance.normalize())  # 99 -> "99", 100 -> "1E+2"
+            if "E" not in text:
+                text = str(balance.scaleb(-2).normalize()) + "E+2"
+        else:
+            text = str(balance)
+        return web.Response(body=b'{"content":{"balance":%s}}' % text.encode(),
+                            content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/callback", wallet)
+    async with serve(app) as url:
+        report = await run_wallet_check(url, agent_id=AGENT_ID, api_token=API_TOKEN)
+    verdicts = {r.name: r for r in report.results}
+    session = verdicts["balance consistent after a session (start - bets + wins)"]
+    assert not session.passed
+    assert "not written as a plain number" in session.detail
