@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from ._models import Game, GameLink, GameList
     from ._pipeline import Call, CallOptions, Handler, Middleware, Reply
     from ._policy import RetryPolicy
+    from ._redis_store import RedisGameListStore
     from ._signing import sign, verify
     from ._transport import Transport
 
@@ -77,6 +78,7 @@ __all__ = [
     "MethodNotAllowedError",
     "Middleware",
     "NetworkError",
+    "RedisGameListStore",
     "Reply",
     "RequestExpiredError",
     "RequestTimeoutError",
@@ -124,6 +126,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "MethodNotAllowedError": ("._errors", "MethodNotAllowedError"),
     "Middleware": ("._pipeline", "Middleware"),
     "NetworkError": ("._errors", "NetworkError"),
+    "RedisGameListStore": ("._redis_store", "RedisGameListStore"),
     "Reply": ("._pipeline", "Reply"),
     "RequestExpiredError": ("._errors", "RequestExpiredError"),
     "RequestTimeoutError": ("._errors", "RequestTimeoutError"),
