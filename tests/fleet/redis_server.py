@@ -41,17 +41,19 @@ def redis_server_binary() -> str:
 class RedisServer:
     """One server process; ``stop()``/``start()`` again for outage tests (data is lost)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         # A short directory: unix socket paths are limited to about 100 bytes.
         self.directory = Path(tempfile.mkdtemp(prefix="gameapi-redis-"))
         self.socket = self.directory / "redis.sock"
-        self.url = f"unix://{self.socket}"
+        self.port = port  # 0: unix socket only; else loopback TCP too (for other libraries)
+        self.url = f"redis://127.0.0.1:{port}/0" if port else f"unix://{self.socket}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RedisServer:
         self.process = subprocess.Popen(
             [
-                redis_server_binary(), "--port", "0", "--unixsocket", str(self.socket),
+                redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+                "--unixsocket", str(self.socket),
                 "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
                 "--dir", str(self.directory), "--loglevel", "warning",
             ],
