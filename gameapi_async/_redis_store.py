@@ -50,7 +50,7 @@ _ACQUIRE: Final = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local fence = redis.call('INCR', KEYS[2])
   local gen = redis.call('GET', KEYS[3]) or '0'
-  return {fence, gen}
+  return {fence, gen, redis.call('GET', KEYS[4])}
 end
 return false
 """
@@ -77,7 +77,10 @@ return 0
 # KEYS: value version fence gen lock backoff; ARGV: fence gen token blob version keep_ms channel
 _WRITE: Final = """
 if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[1] then return 0 end
-if (redis.call('GET', KEYS[4]) or '0') ~= ARGV[2] then return 0 end
+if (redis.call('GET', KEYS[4]) or '0') ~= ARGV[2] then
+  if redis.call('GET', KEYS[5]) == ARGV[3] then redis.call('DEL', KEYS[5]) end
+  return 0
+end
 redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[6])
 redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[6])
 redis.call('DEL', KEYS[6])
@@ -253,13 +256,14 @@ class RedisGameListStore:
         lease_ms = int(self.settings.lease * 1000)
         answer: Any = await self._run(
             lambda: self._acquire(
-                keys=[keys["lock"], keys["fence"], keys["gen"]], args=[token, lease_ms]
+                keys=[keys["lock"], keys["fence"], keys["gen"], keys["version"]],
+                args=[token, lease_ms],
             )
         )
         if not answer:
             return None
-        fence, generation = answer
-        return Lease(token, int(fence), int(generation))
+        fence, generation, *version = answer
+        return Lease(token, int(fence), int(generation), _text(version[0] if version else None))
 
     async def renew(self, namespace: str, lease: Lease) -> bool:
         keys = _keys(namespace)

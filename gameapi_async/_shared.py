@@ -143,6 +143,7 @@ class SharedGameList:
         self._settings = store.settings
         self.counters = SharedCounters()
         self._known: str | None = None  # the version this process last took or wrote
+        self._seen: str | None = None  # the version the last look at the store found
         self._on_change: Callable[[Loaded | None], None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._unwatch: Callable[[], None] | None = None
@@ -200,7 +201,7 @@ class SharedGameList:
                 left = await self._store.backing_off(self._ns)
                 if left > 0:
                     raise FleetBackingOff(left)
-            return await self._fetch_or_wait(fetch)
+            return await self._fetch_or_wait(fetch, force=force)
         except StoreUnavailable:
             self.counters.store_errors += 1
             return await self._alone(fetch)
@@ -210,14 +211,19 @@ class SharedGameList:
 
     # -- the lock -------------------------------------------------------------------------
 
-    async def _fetch_or_wait(self, fetch: Fetch) -> Loaded:
+    async def _fetch_or_wait(self, fetch: Fetch, *, force: bool) -> Loaded:
         token = secrets.token_hex(16)
         deadline = time.monotonic() + self._settings.lock_wait  # real time, like the lease
-        orphaned = False  # the last holder vanished without writing
-        waited = False
+        seen = None if force else self._seen  # the version our look found
+        check = not force  # may a list written meanwhile answer us?
+        orphaned = waited = False
         while True:
             lease = await self._store.acquire(self._ns, token)
             if lease is not None:
+                if check:
+                    written = await self._written_meanwhile(lease, seen)
+                    if written is not None:
+                        return written
                 if orphaned:
                     self.counters.takeovers += 1
                 return await self._as_holder(fetch, lease)
@@ -238,13 +244,28 @@ class SharedGameList:
                         if found is not None:
                             self.counters.shared_hits += 1
                             return found
-                    orphaned = False
-                    break  # dropped (a definite error): fetch to see it
+                    orphaned, check = False, False  # dropped (a definite error): see it here
+                    break
                 if not peek.locked:
                     if await self._store.backing_off(self._ns) > 0:
                         return await self._alone(fetch)  # the holder failed: see it here
                     orphaned = True
+                    seen = peek.version
                     break
+
+    async def _written_meanwhile(self, lease: Lease, seen: str | None) -> Loaded | None:
+        """A fresh list another process wrote between our look and our lock, if any (then
+        the lock is given back): without this check, a process that looked just before the
+        previous holder's write would fetch a second time."""
+        version = lease.version
+        if version is None or version == seen or version.startswith(TOMBSTONE_PREFIX):
+            return None
+        found = await self._look(skip=None)
+        if found is None or self._age(found) >= self._ttl:
+            return None
+        await self._quietly(self._store.release(self._ns, lease))
+        self.counters.shared_hits += 1
+        return found
 
     async def _as_holder(self, fetch: Fetch, lease: Lease) -> Loaded:
         renewer = asyncio.get_running_loop().create_task(self._renew(lease))
@@ -302,9 +323,11 @@ class SharedGameList:
         """The stored list, or ``None``; when its version is ``skip`` nothing is fetched."""
         if skip is not None:
             peek = await self._store.peek(self._ns)
+            self._seen = peek.version
             if peek.version is None or peek.version == skip:
                 return None
         got = await self._store.read(self._ns)
+        self._seen = None if got is None else got[0]
         if got is None or got[0].startswith(TOMBSTONE_PREFIX):
             return None
         version, blob = got

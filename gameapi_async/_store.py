@@ -33,6 +33,7 @@ class Lease:
     token: str
     fence: int
     generation: int
+    version: str | None = None  # the stored version when the lock was taken
 
 
 @attrs.frozen

@@ -198,6 +198,7 @@ async def test_invalidate_is_fleet_wide_and_fences_out_a_fetch_in_flight(
     assert len(refreshed.games) == len(platform.games)
     assert (version(redis_server) or "").startswith("x")  # ...but it wrote nothing
     assert not any(k.endswith(":value") for k in namespace_keys(server))
+    assert not any(k.endswith(":lock") for k in namespace_keys(server))  # given back
     await eventually(lambda: second_client.cache_stats().age is None, "the drop to arrive")
     platform.faults.latency = 0.0
     requests = list_requests(platform)
