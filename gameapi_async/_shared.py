@@ -176,7 +176,13 @@ class SharedGameList:
 
     def drop_soon(self) -> None:
         """Forget the list fleet-wide (``invalidate_games()``); loads wait for it first."""
-        task = asyncio.get_running_loop().create_task(self._drop())
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called from synchronous code: no loop to talk to Redis on
+            logger.warning("invalidate_games() outside an event loop dropped this process's "
+                           "game list only; call it from async code to drop it fleet-wide")
+            return
+        task = loop.create_task(self._drop())
         self._drops.add(task)
         task.add_done_callback(self._drops.discard)
 
