@@ -213,3 +213,28 @@ def _count(caplog: pytest.LogCaptureFixture, level: int, text: str = "") -> int:
         r for r in caplog.records
         if r.levelno == level and r.name == "gameapi_async.store" and text in r.getMessage()
     ])
+
+
+def test_invalidate_outside_a_loop_drops_this_processs_list_and_says_so(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def prepare() -> tuple[FakePlatform, RedisGameListStore, GameApiClient]:
+        fake = await FakePlatform(agent_id=1, api_token="fleet-SECRET-token-42").start()
+        store = RedisGameListStore(redis_server.url)
+        client = GameApiClient(base_url=fake.base_url, agent_id=1,
+                               api_token="fleet-SECRET-token-42", games_store=store)
+        await client.list_games()
+        return fake, store, client
+
+    loop = asyncio.new_event_loop()
+    try:
+        fake, store, client = loop.run_until_complete(prepare())
+        caplog.set_level(logging.WARNING, "gameapi_async.store")
+        client.invalidate_games()  # no running loop here
+        assert client.cache_stats().age is None
+        assert "this process's game list only" in caplog.text
+        loop.run_until_complete(client.close())
+        loop.run_until_complete(store.aclose())
+        loop.run_until_complete(fake.stop())
+    finally:
+        loop.close()
