@@ -31,4 +31,4 @@ def test_quick_fleet_benchmark_reports_each_library(tmp_path: Path) -> None:
     for row in rows.values():
         assert row["callers"] == 100
         assert row["read_10k_us"] > 0
-    assert "| gameapi_async | 100 | 1 |" in (tmp_path / "fleet-quick.md").read_text()
+    assert "| gameapi_async | 100 | 1 | 0 |" in (tmp_path / "fleet-quick.md").read_text()
