@@ -51,8 +51,8 @@ class FleetSettings:
 
     @classmethod
     def quick(cls) -> FleetSettings:
-        return cls(processes=2, callers=50, latency=0.3, warm_hits=200, lease=1.0,
-                   takeover_cap=4.0, decode_games=10_000, decode_rounds=3)
+        return cls(processes=2, callers=50, latency=0.3, warm_hits=200, lease=0.5,
+                   takeover_cap=3.0, decode_games=10_000, decode_rounds=3)
 
 
 def _catalogue(count: int) -> list[dict[str, Any]]:
@@ -231,7 +231,7 @@ async def _takeover(mode: str, settings: FleetSettings, port: int, fake: FakePla
     os.kill(holder.pid or 0, signal.SIGKILL)
     fake.faults.stall_rate = 0.0  # only now: the holder can never have been answered
     try:  # the cap is enforced here: a library may not let its wait be cancelled
-        answer = await asyncio.to_thread(results.get, True, settings.takeover_cap + 5)
+        answer = await asyncio.to_thread(results.get, True, settings.takeover_cap + 2)
     except queue.Empty:
         answer = {"failures": 1}
         waiter.kill()
