@@ -151,9 +151,12 @@ class RedisGameListStore:
         )
         self._timeout = _positive("timeout", timeout)
         if isinstance(redis, str):
-            self._redis: aioredis.Redis = aioredis.Redis.from_url(
-                redis, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
-            )
+            try:
+                self._redis: aioredis.Redis = aioredis.Redis.from_url(
+                    redis, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
+                )
+            except ValueError as error:  # not a redis://, rediss:// or unix:// URL
+                raise InvalidParameterError("redis", str(error)) from None
             self._owned = True
         elif isinstance(redis, aioredis.Redis):
             if redis.connection_pool.connection_kwargs.get("decode_responses"):

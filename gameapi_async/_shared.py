@@ -209,6 +209,11 @@ class SharedGameList:
                     raise FleetBackingOff(left)
             return await self._fetch_or_wait(fetch, force=force)
         except StoreUnavailable:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # redis-py can turn our cancellation (close()) into a connection error:
+                # closing must not start a fetch of its own.
+                raise asyncio.CancelledError from None
             self.counters.store_errors += 1
             return await self._alone(fetch)
 

@@ -286,6 +286,12 @@ async def test_store_settings_are_checked_naming_the_field(setting: str, bad: ob
     assert caught.value.field == setting
 
 
+async def test_a_url_that_is_not_redis_is_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        RedisGameListStore("http://127.0.0.1:6379/0")
+    assert caught.value.field == "redis"
+
+
 def _many_games(count: int) -> list[object]:
     from gameapi_async import Game
 
