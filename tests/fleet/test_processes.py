@@ -19,7 +19,7 @@ from gameapi_async.testing import FakePlatform
 
 from .conftest import FLEET_TOKEN, list_requests
 from .redis_server import RedisServer
-from .support import DEADLINE, eventually, namespace_keys
+from .support import DEADLINE, command_calls, eventually, namespace_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -132,3 +132,30 @@ async def test_a_holder_killed_mid_fetch_is_taken_over_within_the_lease(
     assert answer["stats"]["takeovers"] == 1
     assert answer["stats"]["lock_waits"] == 1
     assert len([r for r in platform.requests_to("/api/games/list") if r.status == 200]) == 1
+
+
+async def test_during_a_platform_outage_a_new_process_gets_the_fleets_list_and_one_retry(
+    redis_server: RedisServer, platform: FakePlatform
+) -> None:
+    server = redis_server.client()
+    async with fleet(3, redis_server, platform) as (first, newcomer, other):
+        listed = await first.ask("call 10")
+        assert list_requests(platform) == 1
+        hours = 4 * 3600.0  # past the TTL, within max-stale
+        platform.faults.clock_offset = hours
+        platform.faults.error_rate, platform.faults.error_statuses = 1.0, (503,)
+        await asyncio.gather(*(w.ask(f"advance {hours}") for w in (first, newcomer, other)))
+        answer = await newcomer.ask("call 10")  # its first call: the fleet's list, no error
+        assert answer["ok"] == 10
+        assert answer["request_ids"] == listed["request_ids"]
+        await newcomer.ask("call 1")  # stale: its background refresh fails and backs off
+        await eventually(
+            lambda: any(k.endswith(":backoff") for k in namespace_keys(server)), "the back-off"
+        )
+        looks = command_calls(server, "pttl")
+        assert (await other.ask("call 10"))["ok"] == 10  # the fleet's list, at once
+        answer = await other.ask("call 10")  # stale: its refresh sees the back-off
+        assert answer["ok"] == 10
+        await eventually(lambda: command_calls(server, "pttl") > looks, "the back-off check")
+        assert (await other.ask("call 10"))["ok"] == 10
+    assert list_requests(platform) == 2  # the first fetch and one failed refresh, fleet-wide
