@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from ._models import Game, GameLink, GameList
     from ._pipeline import Call, CallOptions, Handler, Middleware, Reply
     from ._policy import RetryPolicy
+    from ._redis_store import RedisGameListStore
     from ._signing import sign, verify
     from ._transport import Transport
 
@@ -87,6 +88,7 @@ __all__ = [
     "Middleware",
     "MiddlewareError",
     "NetworkError",
+    "RedisGameListStore",
     "Reply",
     "RequestExpiredError",
     "RequestTimeoutError",
@@ -136,6 +138,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Middleware": ("._pipeline", "Middleware"),
     "MiddlewareError": ("._errors", "MiddlewareError"),
     "NetworkError": ("._errors", "NetworkError"),
+    "RedisGameListStore": ("._redis_store", "RedisGameListStore"),
     "Reply": ("._pipeline", "Reply"),
     "RequestExpiredError": ("._errors", "RequestExpiredError"),
     "RequestTimeoutError": ("._errors", "RequestTimeoutError"),

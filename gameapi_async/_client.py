@@ -38,7 +38,9 @@ from ._protocol import (
     parse_game_list,
 )
 from ._sender import Sender
+from ._shared import SharedGameList, namespace_for
 from ._signing import Signer
+from ._store import GameListStore
 from ._transport import AiohttpTransport, Transport
 from ._validation import validate_params, validate_positive_int
 from .middleware import AttemptObserver, ClockSkewMiddleware, RetryMiddleware
@@ -57,6 +59,14 @@ def _check_max_stale(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
         raise InvalidParameterError("games_max_stale", f"must be seconds >= 0, got {value!r}")
     return float(value)
+
+
+def _check_store(store: object) -> GameListStore | None:
+    if store is None or isinstance(store, GameListStore):
+        return store
+    raise InvalidParameterError(
+        "games_store", f"must be a RedisGameListStore (a GameListStore), got {type(store).__name__}"
+    )
 
 
 def _check_retry(retry: object) -> RetryPolicy:
@@ -186,6 +196,8 @@ class GameApiClient:
             ``0`` or ``None`` fetches on every call.
         games_max_stale: the oldest a cached game list may be and still be served while the
             platform is failing transiently (default 24 hours).
+        games_store: a shared store (``RedisGameListStore``) the game list is kept in for the
+            whole fleet; this client's cache stays in front of it. Never closed by the client.
         max_response_bytes: larger answers are refused with ``ResponseTooLargeError``
             (default 8 MiB, counted after decompression).
         allow_insecure_http: allow a plain-http ``base_url`` to a host other than loopback
@@ -213,6 +225,7 @@ class GameApiClient:
         on_event: EventHook | Iterable[EventHook] = (),
         games_ttl: float | None = DEFAULT_GAMES_TTL,
         games_max_stale: float = DEFAULT_GAMES_MAX_STALE,
+        games_store: GameListStore | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         allow_insecure_http: bool = False,
         ssl: ssl_module.SSLContext | None = None,
@@ -255,12 +268,22 @@ class GameApiClient:
         retrier = RetryMiddleware(clock=clock, rng=rng, hooks=hooks)
         observer = AttemptObserver(clock=clock, hooks=hooks)
         builtins = skew._bind_next(retrier._bind_next(observer._bind_next(sender)))
+        store = _check_store(games_store)
+        games_ttl = check_seconds("games_ttl", games_ttl or None)
+        max_stale = _check_max_stale(games_max_stale)
         games = GameListCache(
             key=(base_url, agent_id),
-            ttl=check_seconds("games_ttl", games_ttl or None),
-            max_stale=_check_max_stale(games_max_stale),
+            ttl=games_ttl,
+            max_stale=max_stale,
             clock=clock,
             rng=rng,
+            shared=None if store is None or not games_ttl else SharedGameList(
+                store,
+                namespace=namespace_for(base_url, agent_id),
+                ttl=games_ttl,
+                max_stale=max_stale,
+                clock=clock,
+            ),
         )
         self._shared = _Shared(
             base_url=base_url,
@@ -390,12 +413,14 @@ class GameApiClient:
         return (await self.list_games()).get(game_id)
 
     def invalidate_games(self) -> None:
-        """Drop the cached game list; the next ``list_games()`` fetches it again."""
+        """Drop the cached game list; the next ``list_games()`` fetches it again. With a
+        ``games_store`` the whole fleet drops it (each process within its pick-up interval)."""
         self._shared.games.invalidate()
 
     def cache_stats(self) -> CacheStats:
         """Counters of the game-list cache: hits, misses, joins, refreshes, stale served,
-        errors, and the age of the cached list."""
+        errors, the age of the cached list, and the shared store's shared hits, lock waits,
+        takeovers and store errors."""
         return self._shared.games.stats()
 
     async def _fetch_games(self) -> GameList:

@@ -5,8 +5,9 @@ Each block is a complete program, run in its own interpreter with ``GAMEAPI_BASE
 serves on loopback (so ``GameApiClient.from_env()`` works), and ``REDIS_URL`` pointing at a
 real redis-server when the block mentions it. A block preceded by the line
 ``<!-- test: pytest -->`` is a pytest module and is run with pytest instead. A block passes
-when its process exits 0 within the time limit. The convention is described for contributors
-in docs/testing.md.
+when its process exits 0 within the time limit and its output never shows the API token it was
+given (the SDK keeps secrets out of logs, reprs and errors; an example must not teach
+otherwise). The convention is described for contributors in docs/testing.md.
 """
 
 from __future__ import annotations
@@ -209,12 +210,15 @@ async def test_example_runs(
             argv = [sys.executable, "example.py"]
         status, output = await run(argv, cwd=tmp_path, env=env)
     assert status == 0, f"{example.name} exited {status}:\n{output[-4000:]}"
+    assert API_TOKEN not in output, f"{example.name} printed the API token"
 
 
 def test_examples_are_found() -> None:
     """The extraction sees the examples this suite is meant to run, both kinds."""
     names = {example.name for example in python_examples()}
     assert any(name.startswith("index.md:") for name in names), names
+    # callbacks.md teaches the wallet side through its examples: a handler test, a whole check.
+    assert sum(name.startswith("callbacks.md:") for name in names) >= 3, names
     assert any(example.pytest for example in python_examples())
     assert any(not example.pytest for example in python_examples())
 

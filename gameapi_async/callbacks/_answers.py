@@ -24,7 +24,18 @@ JSON_HEADERS: Final[Mapping[str, str]] = MappingProxyType(
 
 @attrs.frozen
 class CallbackResponse:
-    """What to send back: ``status``, ``body`` bytes and ``headers``. Framework-neutral."""
+    """What to send back: ``status``, ``body`` bytes and ``headers``. Framework-neutral.
+
+    The adapters turn it into an aiohttp or ASGI response; with ``handle()`` directly, send it
+    with your framework as it is.
+
+    Attributes:
+        status: the HTTP status: 200 with a balance, 4xx/5xx with an error.
+        body: the JSON answer, byte for byte (``{"content":{"balance":...}}`` or
+            ``{"error":...,"message":...}``).
+        headers: the response headers: ``Content-Type``, and ``Connection: close`` when the
+            request body was left unread.
+    """
 
     status: int
     body: bytes

@@ -20,6 +20,13 @@ class CallbackRefused(Exception):
 
     ``code`` and ``status`` are what the answer carries; ``field`` names the offending body
     field where there is one. The message never holds the signature or the token.
+
+    Attributes:
+        code: the error code sent in the answer (``invalid_signature``, ``validation_error``...).
+        message: the answer's human-readable message.
+        status: the HTTP status of the answer (401, 403, 413, 422 or 400).
+        field: the body field that was missing or wrong, or ``None`` when the refusal is not
+            about one field (a bad signature, an oversized body).
     """
 
     def __init__(self, code: str, message: str, status: int, *, field: str | None = None) -> None:
@@ -40,6 +47,11 @@ class WalletError(Exception):
     ``WalletError("insufficient_funds", "Not enough money", status=402)``. The platform's
     documentation names no wallet error codes, so the agent chooses them; the status defaults
     to 400. Arguments are checked here so a typo fails in the wallet's tests, not in production.
+
+    Attributes:
+        code: the error code sent in the answer: an ASCII word your platform manager agreed to.
+        message: the answer's message; it is sent to the platform, so keep secrets out of it.
+        status: the HTTP status of the answer, 400-599.
     """
 
     def __init__(self, code: str, message: str, *, status: int = 400) -> None:

@@ -31,11 +31,23 @@ UNSUPPORTED: Final = ("unsupported_callback", 400)
 
 
 class Wallet(Protocol):
-    """The agent's wallet. ``on_callback`` (any other ``type``) is optional."""
+    """The agent's wallet. ``on_callback`` (any other ``type``) is optional.
 
-    async def get_balance(self, callback: GetBalance) -> Decimal: ...
+    Any object with these two async methods will do; it need not inherit from this class. An
+    optional ``async on_callback(callback: Callback) -> Decimal`` receives every callback of
+    another ``type`` (a rollback); without it such callbacks are answered 400
+    ``unsupported_callback``. Raise :class:`WalletError` to refuse with your own code.
+    """
 
-    async def make_bet(self, callback: MakeBet) -> Decimal: ...
+    async def get_balance(self, callback: GetBalance) -> Decimal:
+        """The player's current balance; called for every verified ``getBalance``."""
+
+    async def make_bet(self, callback: MakeBet) -> Decimal:
+        """Debit ``callback.bet``, credit ``callback.win`` and return the new balance.
+
+        The platform may deliver the same callback again: apply each movement at most once and
+        answer the current balance for a repeat (docs/callbacks.md, idempotency).
+        """
 
 
 Scope = MutableMapping[str, Any]

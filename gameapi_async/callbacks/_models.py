@@ -30,6 +30,15 @@ class Callback:
 
     ``body`` is the exact bytes whose signature was checked: a stable key for "this very
     delivery" when no documented identifier fits (see docs/callbacks.md, idempotency).
+
+    Attributes:
+        type: the callback's ``type`` as sent (``getBalance``, ``makeBet``, or another).
+        agent_id: the agent the callback is for; always this handler's agent.
+        request_id: the platform's unique id of this request, or ``None`` when absent (the
+            older documentation page does not show it).
+        data: the whole verified body as a read-only mapping, numbers as ``Decimal``: where
+            undocumented fields (a transaction id) are found.
+        body: the exact bytes whose signature was verified.
     """
 
     type: str
@@ -41,7 +50,18 @@ class Callback:
 
 @attrs.define(kw_only=True)
 class GetBalance(Callback):
-    """``getBalance``: at launch and periodically; answer the player's balance."""
+    """``getBalance``: at launch and periodically; answer the player's balance.
+
+    Attributes:
+        session_id: the game session the platform opened for this launch.
+        player_id: your id of the player, as given to ``get_game_link``.
+        player_username: the player's name, as given to ``get_game_link``.
+        currency: the session's currency code.
+        language: the session's language code.
+        game_id: the game being played, or ``None`` (shown on the newer documentation page only).
+        freespins: the free-spins details as a read-only mapping, or ``None``; their fields are
+            not documented, so they are not typed.
+    """
 
     session_id: str
     player_id: str
@@ -57,6 +77,16 @@ class MakeBet(Callback):
     """``makeBet``: debit ``bet``, credit ``win``, answer the new balance.
 
     Both amounts are ``Decimal`` exactly as the platform wrote them and never negative.
+
+    Attributes:
+        session_id: the game session the platform opened for this launch.
+        player_id: your id of the player, as given to ``get_game_link``.
+        currency: the session's currency code.
+        bet: the amount to debit, exactly as sent (``0`` for a free spin).
+        win: the amount to credit, exactly as sent (``0`` for a lost round).
+        player_username: the player's name, or ``None`` when the platform omits it.
+        language: the session's language code, or ``None`` when omitted.
+        game_id: the game being played, or ``None`` when omitted.
     """
 
     session_id: str

@@ -36,8 +36,12 @@ __all__ = [
     "header_value",
 ]
 
-DEFAULT_MAX_BODY: Final = 64 * 1024  # a callback is a few hundred bytes
-MAX_SKEW: Final = 300  # seconds, the platform's own window for signed requests
+DEFAULT_MAX_BODY: Final = 64 * 1024
+"""The largest callback body accepted by default, in bytes (64 KiB). A real callback is a few
+hundred bytes; the cap bounds what a client can make the server buffer and parse."""
+MAX_SKEW: Final = 300
+"""How far a callback's optional ``timestamp`` may be from the local clock, in seconds: the
+platform's own window for signed requests. Callbacks without a ``timestamp`` are not checked."""
 SIGNATURE_HEADER: Final = "x-signature"
 
 #: What ``handle`` accepts as headers: any mapping (dict, aiohttp's CIMultiDict) or ASGI pairs.
@@ -189,6 +193,7 @@ class CallbackVerifier:
 
     @property
     def max_body(self) -> int:
+        """The largest body accepted, in bytes."""
         return self._max_body
 
     def too_large(self) -> CallbackRefused:
@@ -196,6 +201,12 @@ class CallbackVerifier:
         return _refuse(PAYLOAD_TOO_LARGE, f"body larger than {self._max_body} bytes")
 
     def verify(self, body: bytes, headers: Headers) -> Callback:
+        """The typed callback in ``body``, or :class:`CallbackRefused` saying why not.
+
+        The order keeps forgeries cheap: size, then the ``X-Signature`` over the exact bytes,
+        and only then the JSON, the agent, the ``timestamp`` and the documented fields.
+        ``headers`` is any mapping (case-insensitive) or ASGI ``(bytes, bytes)`` pairs.
+        """
         if len(body) > self._max_body:
             raise self.too_large()
         signature = header_value(headers, SIGNATURE_HEADER)

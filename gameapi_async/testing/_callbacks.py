@@ -34,7 +34,16 @@ SIGN: Final = "<sign>"
 
 @attrs.frozen
 class Player:
-    """A player session as the platform knows it; ``session_id`` is per game launch."""
+    """A player session as the platform knows it; ``session_id`` is per game launch.
+
+    Attributes:
+        player_id: the player's id in your wallet.
+        player_username: the name sent in callbacks; ``None`` sends ``player_id`` instead.
+        currency: the session's currency code.
+        language: the session's language code.
+        session_id: the platform's session id; a fresh one per ``Player`` unless given.
+        game_id: the game the session plays.
+    """
 
     player_id: str
     player_username: str | None = None
@@ -46,7 +55,12 @@ class Player:
 
 @attrs.frozen
 class CallbackReply:
-    """One answer from the wallet: ``status``, ``body``, and what it means."""
+    """One answer from the wallet: ``status``, ``body``, and what it means.
+
+    Attributes:
+        status: the HTTP status the wallet answered.
+        body: the answer's bytes, as received.
+    """
 
     status: int
     body: bytes = attrs.field(repr=False)
@@ -93,7 +107,15 @@ def _php_amount(amount: Decimal) -> float:
 
 
 class CallbackSender:
-    """Posts signed callbacks to one wallet URL: ``async with CallbackSender(url, ...) as s:``."""
+    """Posts signed callbacks to one wallet URL: ``async with CallbackSender(url, ...) as s:``.
+
+    ``timeout`` bounds each callback, in seconds. The HTTP session is opened on the first post
+    and closed by ``aclose()`` (or leaving the ``async with``); the token is never in the repr.
+
+    Attributes:
+        url: the wallet's callback URL every callback is posted to.
+        agent_id: the agent id written into every callback body.
+    """
 
     def __init__(self, url: str, *, agent_id: int, api_token: str, timeout: float = 30.0) -> None:
         self.url = url
@@ -110,6 +132,7 @@ class CallbackSender:
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Close the HTTP session; posting afterwards opens a new one."""
         session, self._session = self._session, None
         if session is not None:
             await session.close()
@@ -120,10 +143,16 @@ class CallbackSender:
     # -- bodies -----------------------------------------------------------------------------
 
     def get_balance_body(self, player: Player) -> bytes:
+        """The bytes of a ``getBalance`` for ``player``, as the platform would encode them."""
         return encode_object(self._common(player, "getBalance"))
 
     def make_bet_body(self, player: Player, bet: Decimal, win: Decimal,
                       request_id: str | None = None) -> bytes:
+        """The bytes of a ``makeBet``: amounts as PHP floats, a fresh ``request_id`` unless given.
+
+        ``ValueError`` when an amount is not exactly what a PHP float would send (more digits
+        than a double holds), since the platform could not send it either.
+        """
         data = self._common(player, "makeBet", request_id)
         data["bet"] = _php_amount(bet)
         data["win"] = _php_amount(win)
@@ -159,9 +188,11 @@ class CallbackSender:
         return await self.post(encode_object(data))
 
     async def get_balance(self, player: Player) -> CallbackReply:
+        """Post a signed ``getBalance`` for ``player``."""
         return await self.post(self.get_balance_body(player))
 
     async def make_bet(self, player: Player, bet: Decimal, win: Decimal) -> CallbackReply:
+        """Post a signed ``makeBet`` debiting ``bet`` and crediting ``win`` for ``player``."""
         return await self.post(self.make_bet_body(player, bet, win))
 
     async def play_session(self, player: Player,

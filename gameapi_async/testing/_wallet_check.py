@@ -55,6 +55,14 @@ _BALANCE_TEXT: Final = re.compile(rb'"balance"\s*:\s*(-?[0-9][0-9.eE+-]*)')
 
 @attrs.frozen
 class CheckResult:
+    """The verdict of one conformance check.
+
+    Attributes:
+        name: what the check verifies, e.g. ``repeated delivery applied once``.
+        passed: whether the wallet behaved as the check requires.
+        detail: what was observed: the evidence when it passed, the reason when it failed.
+    """
+
     name: str
     passed: bool
     detail: str
@@ -62,18 +70,32 @@ class CheckResult:
 
 @attrs.frozen
 class WalletCheckReport:
+    """Everything ``run_wallet_check`` found, check by check, in the order they ran.
+
+    When the first check (a ``getBalance`` in the documented shape) fails, the others are not
+    run: without a balance nothing else can be judged.
+
+    Attributes:
+        url: the wallet URL that was checked.
+        player_id: the test player whose money the checks moved.
+        results: one result per check that ran.
+    """
+
     url: str
     player_id: str
     results: tuple[CheckResult, ...]
 
     @property
     def passed(self) -> bool:
+        """True when at least one check ran and every check passed."""
         return bool(self.results) and all(r.passed for r in self.results)
 
     def failed(self) -> list[CheckResult]:
+        """The checks that failed, in order."""
         return [r for r in self.results if not r.passed]
 
     def text(self) -> str:
+        """The report as ``gameapi wallet-check`` prints it: one PASS/FAIL line per check."""
         lines = [f"wallet-check {self.url} (player {self.player_id})"]
         lines += [f"  {'PASS' if r.passed else 'FAIL'}  {r.name}: {r.detail}"
                   for r in self.results]
@@ -82,6 +104,7 @@ class WalletCheckReport:
         return "\n".join(lines)
 
     def as_json(self) -> dict[str, Any]:
+        """The report as JSON-ready data (what ``gameapi wallet-check --json`` prints)."""
         return {"url": self.url, "player_id": self.player_id, "passed": self.passed,
                 "checks": [attrs.asdict(r) for r in self.results]}
 
@@ -243,7 +266,21 @@ async def run_wallet_check(
     concurrency: int = 8,
     callback_timeout: float = 30.0,
 ) -> WalletCheckReport:
-    """Run every check against ``url`` and return the report (it never raises for a bad wallet)."""
+    """Run every check against ``url`` and return the report (it never raises for a bad wallet).
+
+    A wallet that is down or answers garbage fails the check it broke, with the reason; only
+    the report says whether the wallet is ready. The checks move a few units of the player's
+    money, so the player must exist in the wallet with a balance of at least 20.
+
+    Args:
+        url: the wallet's callback URL (http or https).
+        agent_id: your agent id, written into every callback.
+        api_token: your API token, which signs every callback.
+        player_id: the test player whose money the checks move.
+        currency: the test player's currency.
+        concurrency: how many ``makeBet`` callbacks race each other in the serialisation check.
+        callback_timeout: seconds each callback may take.
+    """
     from ._callbacks import CallbackSender, Player
 
     # "/" and "é" reach the wire as PHP writes them ("\/", "\u00e9"): a wallet that verifies a
