@@ -378,7 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="default: 8080; 0 picks a free one")
     mock.add_argument("--agent-id", type=option.agent_id, default=1,
                       help="the agent it knows (default 1)")
-    mock.add_argument("--api-token", help="the agent's token (default: random, printed)")
+    mock.add_argument("--api-token", type=option.api_token,
+                      help="the agent's token (default: random, printed)")
     mock.add_argument("--latency", type=option.fault("latency"), default=0.0,
                       help="seconds added to every answer (default 0)")
     mock.add_argument("--error-rate", type=option.fault("error_rate"), default=0.0,
