@@ -31,7 +31,13 @@ import attrs
 
 from . import __version__
 from . import _cli_options as option
-from ._cli_io import detach, dump_json, escaping_unencodable, stop_writing_if_broken
+from ._cli_io import (
+    detach,
+    dump_json,
+    escaping_unencodable,
+    or_devnull,
+    stop_writing_if_broken,
+)
 from ._client import GameApiClient
 from ._config import ENV_AGENT_ID, ENV_API_TOKEN, ENV_BASE_URL, check_api_token, check_base_url
 from ._errors import ApiError, GameApiError, InvalidParameterError
@@ -430,8 +436,13 @@ def _quiet_sdk_logging() -> Iterator[None]:
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
          err: TextIO | None = None) -> int:
     """Run the command line; returns the exit status (the console script exits with it)."""
-    out = out if out is not None else sys.stdout
-    err = err if err is not None else sys.stderr
+    with contextlib.ExitStack() as streams:
+        out = or_devnull(out if out is not None else sys.stdout, streams)
+        err = or_devnull(err if err is not None else sys.stderr, streams)
+        return _main(argv, out, err)
+
+
+def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
     with escaping_unencodable(out), escaping_unencodable(err):
         try:
             status = _run(argv, out, err)
