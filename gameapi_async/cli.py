@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import contextlib
 import ipaddress
-import logging
 import os
 import secrets
 import shlex
@@ -23,7 +22,7 @@ import signal
 import sys
 import unicodedata
 import uuid
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, Final, TextIO
 from urllib.parse import urlsplit
 
@@ -414,25 +413,6 @@ _COMMANDS: Final[dict[str, _Command]] = {
 }
 
 
-@contextlib.contextmanager
-def _quiet_sdk_logging() -> Iterator[None]:
-    """Keep the SDK's retry warnings off stderr when nobody configured logging.
-
-    Python prints unhandled warnings to stderr; here they would surround the one error line.
-    A program that set up logging (a handler anywhere up the tree) keeps its logs.
-    """
-    logger = logging.getLogger("gameapi_async")
-    if logger.hasHandlers():
-        yield
-        return
-    handler = logging.NullHandler()
-    logger.addHandler(handler)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-
-
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
          err: TextIO | None = None) -> int:
     """Run the command line; returns the exit status (the console script exits with it)."""
@@ -468,8 +448,8 @@ def _run(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     as_json = bool(getattr(args, "json", False))
     try:
-        with _quiet_sdk_logging():
-            return asyncio.run(_COMMANDS[args.command](args, out, err))
+        # The SDK's retry warnings stay off stderr through the package's NullHandler.
+        return asyncio.run(_COMMANDS[args.command](args, out, err))
     except InvalidParameterError as error:
         # Nothing was sent: a usage error, shown as argparse shows its own.
         error = option.in_flag_terms(error) if error.field in option.FLAGS else error
