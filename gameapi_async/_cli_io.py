@@ -16,7 +16,19 @@ import select
 from collections.abc import Iterator
 from typing import TextIO
 
-__all__ = ["detach", "dump_json", "escaping_unencodable", "stop_writing_if_broken"]
+__all__ = ["detach", "dump_json", "escaping_unencodable", "or_devnull", "stop_writing_if_broken"]
+
+
+def or_devnull(stream: TextIO | None, stack: contextlib.ExitStack) -> TextIO:
+    """``stream``, or /dev/null (closed with ``stack``) when there is none.
+
+    A process started with a descriptor closed (``gameapi games >&-``) has ``sys.stdout`` (or
+    ``sys.stderr``) set to ``None``; what would go there is discarded, like any write a
+    reader does not want, instead of failing on the first ``flush``.
+    """
+    if stream is not None:
+        return stream
+    return stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
 
 
 def dump_json(value: object, out: TextIO) -> None:

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Final, TypeVar
 
-from ._config import ENV_AGENT_ID, check_seconds, read_env
+from ._config import ENV_AGENT_ID, check_api_token, check_seconds, read_env
 from ._errors import InvalidParameterError
 from ._validation import RULES, validate_positive_int
 
@@ -22,6 +22,7 @@ __all__ = [
     "FLAGS",
     "agent_id",
     "agent_id_from",
+    "api_token",
     "error_status",
     "fault",
     "game_id",
@@ -129,6 +130,14 @@ def agent_id(text: str) -> int:
         return agent_id_from("--agent-id", text)
     except InvalidParameterError as error:
         raise argparse.ArgumentTypeError(problem_of(error)) from None
+
+
+def _token_rule(field: str, value: str) -> object:
+    return check_api_token(value)
+
+
+api_token: Final = _argument(str, _token_rule, "api_token")
+"""``mock-server --api-token``: a token a client would accept (an empty one is not)."""
 
 
 def parameter(name: str) -> Callable[[str], str]:

@@ -176,7 +176,7 @@ class ClientClosedError(GameApiError, RuntimeError):
 
 class WrongEventLoopError(GameApiError, RuntimeError):
     """The client was used on an event loop other than the one it first ran on, or in a
-    process forked from the one that used it.
+    process forked after it was created (used before the fork or not).
 
     A client's connections belong to one loop in one process. Create one client per event loop
     (inside the coroutine given to ``asyncio.run``, in an async fixture, in a post-fork hook).

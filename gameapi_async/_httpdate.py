@@ -57,9 +57,11 @@ def _strict(value: str) -> float | None:
         month = _MONTHS[match["month"]]
         day = int(match["day"])
         hour, minute = int(match["hour"]), int(match["minute"])
-        second = min(int(match["second"]), 59)  # a leap second (":60") is the second before
-        if not (1 <= day <= calendar.monthrange(year, month)[1] and hour < 24 and minute < 60):
+        second = int(match["second"])
+        if not (1 <= day <= calendar.monthrange(year, month)[1] and hour < 24 and minute < 60
+                and second <= 60):
             return None
+        second = min(second, 59)  # a leap second (":60") is read as the second before
         return float(calendar.timegm((year, month, day, hour, minute, second)))
     return None
 

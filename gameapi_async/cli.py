@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import contextlib
 import ipaddress
-import logging
 import os
 import secrets
 import shlex
@@ -23,7 +22,7 @@ import signal
 import sys
 import unicodedata
 import uuid
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, Final, TextIO
 from urllib.parse import urlsplit
 
@@ -31,7 +30,13 @@ import attrs
 
 from . import __version__
 from . import _cli_options as option
-from ._cli_io import detach, dump_json, escaping_unencodable, stop_writing_if_broken
+from ._cli_io import (
+    detach,
+    dump_json,
+    escaping_unencodable,
+    or_devnull,
+    stop_writing_if_broken,
+)
 from ._client import GameApiClient
 from ._config import ENV_AGENT_ID, ENV_API_TOKEN, ENV_BASE_URL, check_api_token, check_base_url
 from ._errors import ApiError, GameApiError, InvalidParameterError
@@ -384,7 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="default: 8080; 0 picks a free one")
     mock.add_argument("--agent-id", type=option.agent_id, default=1,
                       help="the agent it knows (default 1)")
-    mock.add_argument("--api-token", help="the agent's token (default: random, printed)")
+    mock.add_argument("--api-token", type=option.api_token,
+                      help="the agent's token (default: random, printed)")
     mock.add_argument("--latency", type=option.fault("latency"), default=0.0,
                       help="seconds added to every answer (default 0)")
     mock.add_argument("--error-rate", type=option.fault("error_rate"), default=0.0,
@@ -418,30 +424,16 @@ _COMMANDS: Final[dict[str, _Command]] = {
 }
 
 
-@contextlib.contextmanager
-def _quiet_sdk_logging() -> Iterator[None]:
-    """Keep the SDK's retry warnings off stderr when nobody configured logging.
-
-    Python prints unhandled warnings to stderr; here they would surround the one error line.
-    A program that set up logging (a handler anywhere up the tree) keeps its logs.
-    """
-    logger = logging.getLogger("gameapi_async")
-    if logger.hasHandlers():
-        yield
-        return
-    handler = logging.NullHandler()
-    logger.addHandler(handler)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-
-
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
          err: TextIO | None = None) -> int:
     """Run the command line; returns the exit status (the console script exits with it)."""
-    out = out if out is not None else sys.stdout
-    err = err if err is not None else sys.stderr
+    with contextlib.ExitStack() as streams:
+        out = or_devnull(out if out is not None else sys.stdout, streams)
+        err = or_devnull(err if err is not None else sys.stderr, streams)
+        return _main(argv, out, err)
+
+
+def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
     with escaping_unencodable(out), escaping_unencodable(err):
         try:
             status = _run(argv, out, err)
@@ -467,8 +459,8 @@ def _run(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     as_json = bool(getattr(args, "json", False))
     try:
-        with _quiet_sdk_logging():
-            return asyncio.run(_COMMANDS[args.command](args, out, err))
+        # The SDK's retry warnings stay off stderr through the package's NullHandler.
+        return asyncio.run(_COMMANDS[args.command](args, out, err))
     except InvalidParameterError as error:
         # Nothing was sent: a usage error, shown as argparse shows its own.
         error = option.in_flag_terms(error) if error.field in option.FLAGS else error

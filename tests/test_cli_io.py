@@ -268,3 +268,38 @@ async def test_an_error_line_to_a_closed_stderr_is_the_broken_pipe_status(
     env = _env(unicode_fake, GAMEAPI_API_TOKEN="wrong-token")
     code = await asyncio.to_thread(_run_with_stderr_reader_gone, ["games"], env)
     assert code == EXIT_BROKEN_PIPE
+
+
+def _run_with_closed(redirect: str, argv: Sequence[str], env: dict[str, str],
+                     ) -> subprocess.CompletedProcess[str]:
+    """The command started with a descriptor closed (``>&-``, ``2>&-``): Python then has no
+    ``sys.stdout`` or ``sys.stderr`` at all (``None``), not a broken one."""
+    script = f'exec "$@" {redirect}'
+    return subprocess.run(["bash", "-c", script, "gameapi", *_command(*argv)], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["games", "--bogus"]])
+def test_a_stdout_closed_from_the_start_is_no_traceback(argv: list[str]) -> None:
+    result = _run_with_closed(">&-", argv, _env())
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == (2 if "--bogus" in argv else 0)
+
+
+async def test_a_listing_to_a_closed_stdout_succeeds_quietly(unicode_fake: FakePlatform) -> None:
+    result = await asyncio.to_thread(_run_with_closed, ">&-", ["games"], _env(unicode_fake))
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+async def test_an_error_with_stderr_closed_from_the_start_keeps_its_status(
+    unicode_fake: FakePlatform,
+) -> None:
+    # Nowhere to write the error line; the status still says what happened (a traceback
+    # would also exit 1, so stdout shows whether the command got that far).
+    env = _env(unicode_fake, GAMEAPI_API_TOKEN="wrong-token")
+    result = await asyncio.to_thread(_run_with_closed, "2>&-", ["games", "--json"], env)
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["error"]["code"] == "invalid_signature"
+    ok = await asyncio.to_thread(_run_with_closed, "2>&-", ["games"], _env(unicode_fake))
+    assert ok.returncode == 0
+    assert "Иван Грозный" in ok.stdout or "\\u0418" in ok.stdout

@@ -191,7 +191,7 @@ async def test_allow_insecure_http_is_silent_where_it_changes_nothing(
     [(["--latency", "-1"], "--latency"), (["--latency", "nan"], "--latency"),
      (["--error-rate", "1.5"], "--error-rate"), (["--error-status", "200"], "--error-status"),
      (["--agent-id", "0"], "--agent-id"), (["--port", "70000"], "--port"),
-     (["--seed", "x"], "--seed")],
+     (["--seed", "x"], "--seed"), (["--api-token", ""], "--api-token")],
 )
 def test_mock_server_options_are_usage_errors_of_mock_server(argv: list[str], flag: str) -> None:
     code, out, err = run_sync("mock-server", *argv)

@@ -222,6 +222,37 @@ def test_a_forked_child_refuses_the_inherited_client_and_the_parent_keeps_workin
         loop.close()
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_client_made_before_a_fork_is_refused_in_the_child_even_if_never_used(
+    platform: PlatformThread,
+) -> None:
+    # gunicorn's preload: the client is made at import, in the parent, and first used in a
+    # worker. The child did not make it, so it is refused there like a used one.
+    client = make_client(platform)
+    requests = len(platform.fake.requests)
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the platform's thread runs
+        pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        try:
+            asyncio.run(client.get_game_link_demo(**PLAYER))
+            verdict = b"no error"
+        except BaseException as error:
+            verdict = type(error).__name__.encode()
+        os.write(write, verdict)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        verdict = pipe.read().decode()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert verdict == "WrongEventLoopError"
+    assert len(platform.fake.requests) == requests  # the child sent nothing
+    asyncio.run(client.close())  # the parent still owns it: closes as usual
+
+
 async def test_concurrent_close_calls_all_wait_until_everything_is_closed(
     platform: PlatformThread,
 ) -> None:

@@ -215,9 +215,14 @@ def test_rfc850_two_digit_years_follow_the_fifty_year_rule() -> None:
     assert time.gmtime(far).tm_year == this_year + 51 - 100
 
 
+def test_a_leap_second_is_read_as_the_second_before() -> None:
+    assert parse_http_date("Sun, 06 Nov 1994 08:49:60 GMT") == MOMENT + 22
+
+
 @pytest.mark.parametrize("value", [
     "Sun, 31 Feb 1994 08:49:37 GMT", "Sun Nov 36 08:49:37 1994", "Sun Nov  6 25:49:37 1994",
     "Sunday, 06-Nov-94 08:49:37", "yesterday", "Sun Nov  6 08:49:37",
+    "Sun, 06 Nov 1994 08:49:61 GMT", "Sunday, 06-Nov-94 08:49:99 GMT", "Sun Nov  6 08:49:75 1994",
 ])
 def test_impossible_or_partial_dates_are_not_read(value: str) -> None:
     assert parse_http_date(value) is None
