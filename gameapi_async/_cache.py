@@ -104,6 +104,9 @@ class GameListCache:
         self._retry_not_before = float("-inf")
         self._counters = _Counters()
         self._closed = False
+        # Told how each get() is answered ("hit", "stale", "join" or "miss"), synchronously in
+        # the caller's task; set by the client when telemetry is on, else None (no cost).
+        self.observer: Callable[[str], None] | None = None
 
     @property
     def ttl(self) -> float | None:
@@ -118,18 +121,26 @@ class GameListCache:
             value = self._fresh.get(self._key)
             if value is not None:
                 self._counters.hits += 1
+                if self.observer is not None:
+                    self.observer("hit")
                 return value
             last = self._last
             if last is not None and self._clock.monotonic() < last.stale_until:
                 self._counters.stale_served += 1
+                if self.observer is not None:
+                    self.observer("stale")
                 self._refresh_in_background(fetch)
                 return last.value
         flight = self._flight
         if flight is None:
             self._counters.misses += 1
+            if self.observer is not None:
+                self.observer("miss")
             flight = self._start(fetch, background=False)
         else:
             self._counters.joins += 1
+            if self.observer is not None:
+                self.observer("join")
         return await self._wait(flight)
 
     def invalidate(self) -> None:
