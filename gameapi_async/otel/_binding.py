@@ -226,13 +226,14 @@ class ClientTelemetry:
         kind = error_type(error)
         if isinstance(error, GameApiError):
             status, attempts = error.http_status, error.attempts
-        else:
-            status, attempts = None, 1
+        else:  # cancelled, or a bug in a middleware: how many attempts were made is unknown
+            status, attempts = None, 0
         attributes = self._metric_set(
             endpoint.name, CANCELLED if kind == CANCELLED else ERROR, kind, status
         )
         self._instruments.call_duration.record(duration, attributes)
-        self._instruments.attempts.add(attempts, attributes)
+        if attempts:
+            self._instruments.attempts.add(attempts, attributes)
         return kind
 
     @staticmethod

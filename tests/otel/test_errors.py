@@ -136,6 +136,9 @@ async def test_transient_failures_to_the_last_attempt_report_every_attempt(
     assert attributes(span)["gameapi.attempts"] == 3
     assert len(events(span, "gameapi.attempt")) == 3
     assert len(events(span, "gameapi.retry")) == 2
+    ((counted, attempts),) = points(reader, "gameapi.client.attempts")
+    assert (counted["gameapi.outcome"], counted["error.type"], attempts.value) == (
+        "error", "internal_error", 3)
 
 
 def hold_in_flight() -> tuple[asyncio.Event, Callable[..., Awaitable[Reply]]]:
