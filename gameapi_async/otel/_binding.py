@@ -127,37 +127,52 @@ class ClientTelemetry:
     # -- the platform call ----------------------------------------------------------------
 
     def wrap_handler(self, handler: Handler) -> Handler:
-        return functools.partial(self._traced_call, handler)
+        # A closure over what every call reads: with no SDK this layer is most of what
+        # telemetry costs, so it does as few lookups and calls as it can.
+        spans, span_of = self._spans, self._span_of
+        start_span = self._tracer.start_span
+        success_sets = self._success_sets
+        call_duration, attempts = self._instruments.call_duration, self._instruments.attempts
+        count_success, count_failure = self._count_success, self._count_failure
+        recorded = self._recorded_call
 
-    async def _traced_call(self, handler: Handler, call: Call) -> Reply:
-        endpoint = call.endpoint
-        name, attributes = self._span_of(endpoint)
-        parent = None
-        links = None
-        lookup = _LOOKUP.get()
-        if lookup is not None and lookup.outcome == "stale":
-            # A background refresh: a trace of its own, linked to the lookup that started it.
-            parent = trace.set_span_in_context(INVALID_SPAN)
-            links = (Link(lookup.span.get_span_context()),)
-        span = self._tracer.start_span(name, parent, SpanKind.CLIENT, attributes, links)
-        started = perf_counter()
-        if span is INVALID_SPAN or not (
-            span.is_recording() or span.get_span_context().is_valid
-        ):
+        async def traced(call: Call) -> Reply:
+            endpoint = call.endpoint
+            name, attributes = spans.get(endpoint.path) or span_of(endpoint)
+            parent = links = None
+            lookup = _LOOKUP.get()
+            if lookup is not None and lookup.outcome == "stale":
+                # A background refresh: a trace of its own, linked to the lookup that
+                # started it (that caller has its list and is gone).
+                parent = trace.set_span_in_context(INVALID_SPAN)
+                links = (Link(lookup.span.get_span_context()),)
+            span = start_span(name, parent, SpanKind.CLIENT, attributes, links)
+            started = perf_counter()
+            if span is not INVALID_SPAN and (
+                span.is_recording() or span.get_span_context().is_valid
+            ):
+                return await recorded(handler, call, span, started)
             # Nothing records this call (the API's no-op tracer): metrics only.
             try:
                 reply = await handler(call)
             except BaseException as error:
-                self._count_failure(endpoint, error, perf_counter() - started)
+                count_failure(endpoint, error, perf_counter() - started)
                 raise
             duration = perf_counter() - started
-            measured = self._success_sets.get((endpoint.name, reply.envelope.http_status))
+            measured = success_sets.get((endpoint.name, reply.envelope.http_status))
             if measured is None:
-                self._count_success(endpoint, reply, duration)
+                count_success(endpoint, reply, duration)
             else:
-                self._instruments.call_duration.record(duration, measured)
-                self._instruments.attempts.add(reply.attempt, measured)
+                call_duration.record(duration, measured)
+                attempts.add(reply.attempt, measured)
             return reply
+
+        return traced
+
+    async def _recorded_call(
+        self, handler: Handler, call: Call, span: Span, started: float
+    ) -> Reply:
+        endpoint = call.endpoint
         record = call_token = None
         if span.is_recording():
             record = _CallRecord(span)
@@ -266,13 +281,15 @@ class ClientTelemetry:
     # -- each attempt: an event on the call's span ----------------------------------------
 
     def wrap_attempt(self, send: Handler) -> Handler:
-        return functools.partial(self._attempt, send)
+        get_record, timed = _CALL.get, self._timed_attempt
 
-    def _attempt(self, send: Handler, call: Call) -> Awaitable[Reply]:
-        record = _CALL.get()
-        if record is None:
-            return send(call)  # the call is not recorded: no frame of our own
-        return self._timed_attempt(send, call, record)
+        def attempt(call: Call) -> Awaitable[Reply]:
+            record = get_record()
+            if record is None:
+                return send(call)  # the call is not recorded: no frame of our own
+            return timed(send, call, record)
+
+        return attempt
 
     async def _timed_attempt(self, send: Handler, call: Call, record: _CallRecord) -> Reply:
         record.clock_offset = call.clock_offset
