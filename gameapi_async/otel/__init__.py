@@ -6,7 +6,7 @@
 
 Only ``opentelemetry-api`` is required: the application brings the SDK and its exporters.
 Without an SDK the API's no-op providers are used and the client records nothing, at the cost
-of a span start and a histogram record per call. A client built without ``telemetry=`` never
+of a check and two no-op metric updates per call. A client built without ``telemetry=`` never
 imports this package, nor OpenTelemetry.
 
 See docs/observability.md for every span, event, attribute and metric.
@@ -19,6 +19,7 @@ from opentelemetry import metrics, trace
 from .. import __version__
 from .._errors import InvalidParameterError
 from ._binding import ClientTelemetry
+from ._gate import TracingGate
 from ._metrics import Instruments
 
 __all__ = ["Telemetry"]
@@ -31,8 +32,8 @@ class Telemetry:
 
     Parameters (keyword-only):
         tracer_provider: an ``opentelemetry.trace.TracerProvider``; default the global one
-            (``trace.set_tracer_provider``), looked up on each span, so it may be set after
-            the client is built.
+            (``trace.set_tracer_provider``), which may be set after the client is built: it
+            is used from the next call on, or within a second if calls were made before.
         meter_provider: an ``opentelemetry.metrics.MeterProvider``; default the global one,
             likewise.
 
@@ -40,7 +41,7 @@ class Telemetry:
     its platform's ``server.address`` and ``server.port``.
     """
 
-    __slots__ = ("_instruments", "_meter_provider", "_tracer", "_tracer_provider")
+    __slots__ = ("_instruments", "_meter_provider", "_tracer", "_tracer_provider", "_tracing")
 
     def __init__(
         self,
@@ -61,6 +62,7 @@ class Telemetry:
         self._tracer_provider = tracer_provider
         self._meter_provider = meter_provider
         self._tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider)
+        self._tracing = TracingGate(tracer_provider)
         self._instruments = Instruments(metrics.get_meter(_SCOPE, __version__, meter_provider))
 
     def __repr__(self) -> str:
@@ -75,6 +77,6 @@ class Telemetry:
     def _bind_client(self, *, base_url: str, agent_id: int) -> ClientTelemetry:
         """The hooks one client installs (called by ``GameApiClient``)."""
         return ClientTelemetry(
-            tracer=self._tracer, instruments=self._instruments, base_url=base_url,
-            agent_id=agent_id,
+            tracer=self._tracer, tracing=self._tracing, instruments=self._instruments,
+            base_url=base_url, agent_id=agent_id,
         )

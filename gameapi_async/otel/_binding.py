@@ -16,13 +16,13 @@ Four pieces, each at a seam the client already has:
   linked to the lookup that served the stale list (its caller is long gone when it ends).
 
 The event hook and the attempt layer find the call they belong to through a context variable
-the call's layer sets, only while its span is recording. With the API's no-op providers a call
-costs a span start that returns a non-recording span, and two metric updates that do nothing.
+the call's layer sets, only while its span is recording. With only the API (no SDK), the
+tracing gate keeps spans from being started at all: a call costs the gate's check, two clock
+reads and two metric updates that do nothing; a cached ``list_games()`` costs the check.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Mapping
 from contextvars import ContextVar
 from time import perf_counter
@@ -40,6 +40,7 @@ from .._models import GameList
 from .._pipeline import Call, Handler, Reply
 from .._protocol import Endpoint
 from .._telemetry import GamesGetter
+from ._gate import TracingGate
 from ._metrics import Instruments
 from ._names import (
     AGENT_ID,
@@ -109,10 +110,12 @@ class ClientTelemetry:
     """Spans and metrics of one client (and its ``with_options`` views)."""
 
     def __init__(
-        self, *, tracer: Tracer, instruments: Instruments, base_url: str, agent_id: int
+        self, *, tracer: Tracer, tracing: TracingGate, instruments: Instruments, base_url: str,
+        agent_id: int,
     ) -> None:
         address, port = server_of(base_url)
         self._tracer = tracer
+        self._tracing = tracing
         self._instruments = instruments
         self._base_url = base_url
         self._server: Attributes = {SERVER_ADDRESS: address, SERVER_PORT: port}
@@ -127,10 +130,9 @@ class ClientTelemetry:
     # -- the platform call ----------------------------------------------------------------
 
     def wrap_handler(self, handler: Handler) -> Handler:
-        # A closure over what every call reads: with no SDK this layer is most of what
-        # telemetry costs, so it does as few lookups and calls as it can.
-        spans, span_of = self._spans, self._span_of
-        start_span = self._tracer.start_span
+        # A closure over what every call reads: with no SDK this layer is all that telemetry
+        # costs, so it does as few lookups and calls as it can.
+        tracing, start = self._tracing, self._start_call_span
         success_sets = self._success_sets
         call_duration, attempts = self._instruments.call_duration, self._instruments.attempts
         count_success, count_failure = self._count_success, self._count_failure
@@ -138,21 +140,12 @@ class ClientTelemetry:
 
         async def traced(call: Call) -> Reply:
             endpoint = call.endpoint
-            name, attributes = spans.get(endpoint.path) or span_of(endpoint)
-            parent = links = None
-            lookup = _LOOKUP.get()
-            if lookup is not None and lookup.outcome == "stale":
-                # A background refresh: a trace of its own, linked to the lookup that
-                # started it (that caller has its list and is gone).
-                parent = trace.set_span_in_context(INVALID_SPAN)
-                links = (Link(lookup.span.get_span_context()),)
-            span = start_span(name, parent, SpanKind.CLIENT, attributes, links)
+            if tracing():
+                span = start(endpoint)
+                if span.is_recording() or span.get_span_context().is_valid:
+                    return await recorded(handler, call, span, perf_counter())
+            # Nothing records this call's span (no SDK): metrics only.
             started = perf_counter()
-            if span is not INVALID_SPAN and (
-                span.is_recording() or span.get_span_context().is_valid
-            ):
-                return await recorded(handler, call, span, started)
-            # Nothing records this call (the API's no-op tracer): metrics only.
             try:
                 reply = await handler(call)
             except BaseException as error:
@@ -168,6 +161,18 @@ class ClientTelemetry:
             return reply
 
         return traced
+
+    def _start_call_span(self, endpoint: Endpoint) -> Span:
+        name, attributes = self._spans.get(endpoint.path) or self._span_of(endpoint)
+        lookup = _LOOKUP.get()
+        if lookup is not None and lookup.outcome == "stale":
+            # A background refresh: a trace of its own, linked to the lookup that started it
+            # (that caller has its list and is gone).
+            return self._tracer.start_span(
+                name, trace.set_span_in_context(INVALID_SPAN), SpanKind.CLIENT, attributes,
+                (Link(lookup.span.get_span_context()),),
+            )
+        return self._tracer.start_span(name, None, SpanKind.CLIENT, attributes)
 
     async def _recorded_call(
         self, handler: Handler, call: Call, span: Span, started: float
@@ -346,11 +351,16 @@ class ClientTelemetry:
     # -- list_games(): the cache lookup ---------------------------------------------------
 
     def wrap_games(self, get: GamesGetter) -> GamesGetter:
-        return functools.partial(self._traced_lookup, get)
+        tracing, traced = self._tracing, self._traced_lookup
 
-    async def _traced_lookup(
-        self, get: GamesGetter, fetch: Fetch, *, refresh: bool = False
-    ) -> GameList:
+        def lookup(fetch: Fetch, *, refresh: bool = False) -> Awaitable[GameList]:
+            if not tracing():
+                return get(fetch, refresh=refresh)  # no SDK: no span, no frame of our own
+            return traced(get, fetch, refresh)
+
+        return lookup
+
+    async def _traced_lookup(self, get: GamesGetter, fetch: Fetch, refresh: bool) -> GameList:
         span = self._tracer.start_span(
             LOOKUP_SPAN, kind=SpanKind.INTERNAL, attributes=self._lookup_attributes
         )

@@ -11,11 +11,16 @@ from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import NoOpTracerProvider
 
 import gameapi_async as ga
 from gameapi_async import GameApiClient
 from gameapi_async.otel import Telemetry
+from gameapi_async.testing import FakePlatform
+
+from .support import PLAYER, TOKEN, points
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -135,3 +140,45 @@ def test_the_otel_extra_is_the_api_alone_and_the_package_never_imports_the_sdk()
                 imported.update(alias.name for alias in node.names)
     assert any(name.startswith("opentelemetry") for name in imported)
     assert not any(name.startswith("opentelemetry.sdk") for name in imported), imported
+
+
+def test_an_sdk_set_later_is_seen_within_a_second_of_the_last_look() -> None:
+    out = run_python("""
+    import types
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    import gameapi_async.otel._gate as gate_module
+    from gameapi_async.otel._gate import TracingGate
+
+    now = [1000.0]
+    gate_module.time = types.SimpleNamespace(monotonic=lambda: now[0])
+    gate = TracingGate(None)
+    seen = [gate()]                      # no SDK yet
+    trace.set_tracer_provider(TracerProvider())
+    now[0] += 0.5
+    seen.append(gate())                  # not looked at again yet
+    now[0] += 0.6
+    seen.append(gate())                  # a second later: the SDK is used
+    now[0] += 0.1
+    seen.append(gate())                  # and stays
+    print(seen)
+    """)
+    assert out.strip() == "[False, False, True, True]"
+
+
+async def test_an_explicit_no_op_tracer_provider_still_gets_metrics() -> None:
+    reader = InMemoryMetricReader()
+    telemetry = Telemetry(tracer_provider=NoOpTracerProvider(),
+                          meter_provider=MeterProvider(metric_readers=[reader]))
+    async with FakePlatform(agent_id=1, api_token=TOKEN) as fake, GameApiClient(
+        base_url=fake.base_url, agent_id=1, api_token=TOKEN, telemetry=telemetry
+    ) as client:
+        await client.list_games()
+        await client.list_games()
+        await client.get_game_link_demo(game_id=1, **PLAYER)
+    counts = {a["gameapi.endpoint"]: p.count
+              for a, p in points(reader, "gameapi.client.call.duration")}
+    assert counts == {"list_games": 1, "get_game_link_demo": 1}
+    lookups = {a["gameapi.cache.outcome"]: p.value
+               for a, p in points(reader, "gameapi.client.cache.lookups")}
+    assert lookups == {"miss": 1, "hit": 1}
