@@ -1,11 +1,14 @@
-"""``python -m benchmarks [--quick] [--out DIR]``: run the suite and write the reports."""
+"""``python -m benchmarks [--suite client|fleet] [--quick] [--out DIR]``: run a suite, write
+its reports."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import datetime
+import json
 import sys
+import tempfile
 from pathlib import Path
 
 from .report import machine, markdown, write
@@ -15,8 +18,22 @@ from .suite import Settings, run_all
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--quick", action="store_true", help="small sizes, to prove it works")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument(
+        "--out", type=Path, default=None,
+        help="where to write the reports (default: benchmarks/results for a full run, a new "
+        "temporary folder for --quick, so a quick check leaves the checkout untouched)",
+    )
+    parser.add_argument("--suite", choices=("client", "fleet"), default="client",
+                        help="client: the SDK against raw HTTP (default); fleet: the shared "
+                        "store against cashews and aiocache on Redis")
     args = parser.parse_args()
+    if args.out is None:
+        args.out = (
+            Path(tempfile.mkdtemp(prefix="gameapi-bench-")) if args.quick
+            else Path(__file__).parent / "results"
+        )
+    if args.suite == "fleet":
+        return _fleet(args.quick, args.out)
     settings = Settings.quick() if args.quick else Settings()
     results = asyncio.run(run_all(settings))
     results["meta"] = {
@@ -27,6 +44,25 @@ def main() -> int:
     for path in write(results, args.out):
         print(f"wrote {path}", file=sys.stderr)
     print(markdown(results))
+    return 0
+
+
+def _fleet(quick: bool, folder: Path) -> int:
+    from .fleet import FleetSettings, fleet_markdown, run_fleet
+
+    results = asyncio.run(run_fleet(FleetSettings.quick() if quick else FleetSettings()))
+    results["meta"] = {"date": datetime.date.today().isoformat(), "quick": quick,
+                       "machine": machine()}
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = "fleet-quick" if quick else "fleet"
+    table = fleet_markdown(results)
+    (folder / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    (folder / f"{stem}.md").write_text(
+        f"Measured {results['meta']['date']} on {machine()['cpus']} CPUs, Python "
+        f"{machine()['python']}{' (quick mode)' if quick else ''}.\n\n{table}\n",
+        encoding="utf-8",
+    )
+    print(table)
     return 0
 
 

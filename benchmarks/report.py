@@ -8,6 +8,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from .callbacks import markdown as callback_markdown
+
 
 def machine() -> dict[str, Any]:
     cpu = "unknown"
@@ -65,6 +67,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {row['games']} | {row['bytes'] / 1e6:.1f} MB | {row['json_loads_ms']} ms | "
             f"{row['sdk_parse_ms']} ms | {row['ratio_to_json_loads']:.2f}x |"
         )
+    if "callbacks" in results:
+        lines += callback_markdown(results["callbacks"])
     mem = results["memory"]
     lines += [
         "",

@@ -25,6 +25,7 @@ import attrs
 from gameapi_async import GameApiClient
 from gameapi_async._protocol import RawResponse, decipher, parse_game_list
 
+from .callbacks import callback_overhead
 from .clients import TOKEN, Mode, available_modes
 from .server import BenchServer, catalogue, envelope
 
@@ -38,11 +39,12 @@ class Settings:
     stampede: int = 10_000
     sizes: tuple[int, ...] = (1_000, 10_000, 100_000)
     in_flight: int = 10_000
+    callback_requests: int = 4000
 
     @classmethod
     def quick(cls) -> Settings:
         return cls(levels=(1, 16, 64), rounds=2, requests=300, cached_calls=20_000,
-                   stampede=2_000, sizes=(1_000, 10_000), in_flight=1_000)
+                   stampede=2_000, sizes=(1_000, 10_000), in_flight=1_000, callback_requests=300)
 
 
 async def _drive(mode: Mode, requests: int, concurrency: int) -> None:
@@ -221,6 +223,7 @@ async def run_all(settings: Settings) -> dict[str, Any]:
             "cached_list_games": await cached_list_cost(server.url, settings),
             "stampede": await stampede(server.url, settings),
         }
+    results["callbacks"] = await callback_overhead(settings.rounds, settings.callback_requests)
     results["catalogue"] = catalogue_scale(settings)
     results["memory"] = memory(settings)
     return results

@@ -11,6 +11,7 @@ lives in this package and loads in every pytest session where the SDK is install
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
         InvalidSignatureError,
         MalformedResponseError,
         MethodNotAllowedError,
+        MiddlewareError,
         NetworkError,
         RequestExpiredError,
         RequestTimeoutError,
@@ -39,15 +41,23 @@ if TYPE_CHECKING:
         SignatureRequiredError,
         TransportError,
         ValidationError,
+        WrongEventLoopError,
     )
     from ._events import AttemptFinished, ClockResynced, Event, EventHook, RetryScheduled
     from ._models import Game, GameLink, GameList
     from ._pipeline import Call, CallOptions, Handler, Middleware, Reply
     from ._policy import RetryPolicy
+    from ._redis_store import RedisGameListStore
     from ._signing import sign, verify
     from ._transport import Transport
 
 __version__ = "0.1.0.dev0"
+"""The SDK's version (PEP 440), the same as the installed distribution's."""
+
+# The library convention: with no logging configured by the application, the SDK's records
+# (retry warnings, cache errors) reach no handler at all, instead of Python's last-resort
+# handler printing them on the application's stderr. Configure logging to see them.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "AgentNotFoundError",
@@ -76,7 +86,9 @@ __all__ = [
     "MalformedResponseError",
     "MethodNotAllowedError",
     "Middleware",
+    "MiddlewareError",
     "NetworkError",
+    "RedisGameListStore",
     "Reply",
     "RequestExpiredError",
     "RequestTimeoutError",
@@ -89,6 +101,7 @@ __all__ = [
     "Transport",
     "TransportError",
     "ValidationError",
+    "WrongEventLoopError",
     "__version__",
     "encode_body",
     "sign",
@@ -123,7 +136,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "MalformedResponseError": ("._errors", "MalformedResponseError"),
     "MethodNotAllowedError": ("._errors", "MethodNotAllowedError"),
     "Middleware": ("._pipeline", "Middleware"),
+    "MiddlewareError": ("._errors", "MiddlewareError"),
     "NetworkError": ("._errors", "NetworkError"),
+    "RedisGameListStore": ("._redis_store", "RedisGameListStore"),
     "Reply": ("._pipeline", "Reply"),
     "RequestExpiredError": ("._errors", "RequestExpiredError"),
     "RequestTimeoutError": ("._errors", "RequestTimeoutError"),
@@ -136,6 +151,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Transport": ("._transport", "Transport"),
     "TransportError": ("._errors", "TransportError"),
     "ValidationError": ("._errors", "ValidationError"),
+    "WrongEventLoopError": ("._errors", "WrongEventLoopError"),
     "encode_body": ("._canonical", "encode_object"),
     "sign": ("._signing", "sign"),
     "verify": ("._signing", "verify"),

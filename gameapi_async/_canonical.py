@@ -36,6 +36,8 @@ def encode_string(value: str) -> str:
 
     Raises ``ValueError`` for a string that cannot be UTF-8 encoded (a lone surrogate).
     """
+    if type(value) is not str:
+        value = str.__str__(value)  # a str subclass: its characters, past overridden methods
     if not value.isascii():
         try:
             value.encode("utf-8")
@@ -71,7 +73,9 @@ def _encode_float(value: float) -> str:
 
 
 def _encode_value(value: object) -> str:
-    # bool before int: bool is an int subclass.
+    # bool before int: bool is an int subclass. A subclass of int, float or str (an IntEnum, a
+    # StrEnum, a type with its own __str__ or __repr__) is written as the plain value it holds:
+    # its own methods could print anything, and the body must stay PHP-canonical JSON.
     if isinstance(value, str):
         return encode_string(value)
     if value is True:
@@ -81,11 +85,12 @@ def _encode_value(value: object) -> str:
     if value is None:
         return "null"
     if isinstance(value, int):
-        if not PHP_INT_MIN <= value <= PHP_INT_MAX:
-            raise ValueError(f"integer {value} is outside PHP's 64-bit range")
-        return str(value)
+        number = int.__index__(value)
+        if not PHP_INT_MIN <= number <= PHP_INT_MAX:
+            raise ValueError(f"integer {number} is outside PHP's 64-bit range")
+        return int.__repr__(number)
     if isinstance(value, float):
-        return _encode_float(value)
+        return _encode_float(float.__float__(value))
     if isinstance(value, Mapping):
         return _encode_mapping(value, sort=False)
     if isinstance(value, list | tuple):
@@ -96,8 +101,15 @@ def _encode_value(value: object) -> str:
 def _encode_mapping(data: Mapping[str, object], *, sort: bool) -> str:
     if not data:
         return "[]"  # PHP cannot tell an empty object from an empty array
-    keys = sorted(data) if sort else data
-    return "{" + ",".join(f"{encode_string(key)}:{_encode_value(data[key])}" for key in keys) + "}"
+    for key in data:
+        if not isinstance(key, str):
+            raise TypeError(f"object keys must be str, got {type(key).__name__}")
+    # Sorted as plain strs: a str subclass key must not reorder the body by its own __lt__.
+    items = [(str.__str__(key), value) for key, value in data.items()]
+    if sort:
+        items.sort(key=lambda item: item[0])
+    return "{" + ",".join(f"{encode_string(key)}:{_encode_value(value)}" for key, value in items
+                          ) + "}"
 
 
 def encode_php_json(value: object) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import random
 import ssl as ssl_module
 from collections.abc import Awaitable, Iterable, Sequence
@@ -11,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Self
 import aiohttp
 import attrs
 
+from ._binding import LoopBinding
 from ._cache import CacheStats, GameListCache
 from ._clock import Clock, SystemClock
 from ._config import (
@@ -35,7 +38,9 @@ from ._protocol import (
     parse_game_list,
 )
 from ._sender import Sender
+from ._shared import SharedGameList, namespace_for
 from ._signing import Signer
+from ._store import GameListStore
 from ._telemetry import GamesGetter, bind_telemetry
 from ._transport import AiohttpTransport, Transport
 from ._validation import validate_params, validate_positive_int
@@ -60,6 +65,14 @@ def _check_max_stale(value: object) -> float:
     return float(value)
 
 
+def _check_store(store: object) -> GameListStore | None:
+    if store is None or isinstance(store, GameListStore):
+        return store
+    raise InvalidParameterError(
+        "games_store", f"must be a RedisGameListStore (a GameListStore), got {type(store).__name__}"
+    )
+
+
 def _check_retry(retry: object) -> RetryPolicy:
     if retry is None:
         return RetryPolicy()
@@ -71,17 +84,24 @@ def _check_retry(retry: object) -> RetryPolicy:
 def _check_hooks(on_event: object) -> tuple[EventHook, ...]:
     """``on_event`` as a tuple of hooks: one callable, or an iterable of callables."""
     if callable(on_event):
-        return (on_event,)
-    if isinstance(on_event, str | bytes) or not isinstance(on_event, Iterable):
+        hooks: tuple[EventHook, ...] = (on_event,)
+    elif isinstance(on_event, str | bytes) or not isinstance(on_event, Iterable):
         raise InvalidParameterError(
             "on_event",
             f"must be a callable or a sequence of callables, got {type(on_event).__name__}",
         )
-    hooks = tuple(on_event)
+    else:
+        hooks = tuple(on_event)
     for hook in hooks:
         if not callable(hook):
             raise InvalidParameterError(
                 "on_event", f"every hook must be callable, got {type(hook).__name__}"
+            )
+        if inspect.iscoroutinefunction(hook):
+            # Hooks are called, never awaited (they run inside every attempt): an async one
+            # would only make coroutines that never run.
+            raise InvalidParameterError(
+                "on_event", f"hooks must be plain functions, {hook!r} is async"
             )
     return hooks
 
@@ -124,15 +144,46 @@ class _Shared:
         self.games = games
         self.get_games: GamesGetter = games.get  # list_games() awaits it; telemetry wraps it
         self.closed = False
+        self.binding = LoopBinding(self._release)
+        self.closing: asyncio.Task[None] | None = None  # the one task that closes everything
+
+    async def _release(self) -> None:
+        try:
+            await self.games.aclose()
+        finally:
+            await self.transport.aclose()
+
+
+async def _close_elsewhere(shared: _Shared) -> None:
+    """``close()`` called away from the client's loop: release on that loop while it still
+    runs (another thread), else give the resources up (a fork, or a loop closed by hand)."""
+    binding = shared.binding
+    if binding.released:
+        return  # the bound loop ended and released everything already
+    bound = binding.loop
+    if not binding.forked and bound is not None and bound.is_running():
+
+        async def close_there() -> None:
+            if shared.closing is None:
+                shared.closing = asyncio.get_running_loop().create_task(binding.finish())
+            await asyncio.shield(shared.closing)
+
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(close_there(), bound))
+        return
+    binding.abandon()
 
 
 class GameApiClient:
     """An asyncio client for the games platform.
 
-    Use it as ``async with GameApiClient(...) as client:`` or call :meth:`close` when done.
-    One client is safe to share between any number of concurrent tasks on one event loop.
+    Use it as ``async with GameApiClient(...) as client:`` or call ``close()`` when done.
+    One client is safe to share between any number of concurrent tasks on one event loop: the
+    loop of its first call. From another loop, or in a forked child process, every call raises
+    ``WrongEventLoopError`` at once (make one client per loop and per process). Every parameter
+    is keyword-only; bad values raise ``InvalidParameterError`` naming the parameter, before any
+    I/O.
 
-    Parameters (keyword-only):
+    Parameters:
         base_url: the platform's base URL (https; plain http only to loopback, or with
             ``allow_insecure_http=True``).
         agent_id: your agent id.
@@ -150,7 +201,12 @@ class GameApiClient:
             ``0`` or ``None`` fetches on every call.
         games_max_stale: the oldest a cached game list may be and still be served while the
             platform is failing transiently (default 24 hours).
-        max_response_bytes: larger answers are refused with ``ResponseTooLargeError``.
+        games_store: a shared store (``RedisGameListStore``) the game list is kept in for the
+            whole fleet; this client's cache stays in front of it. Never closed by the client.
+        max_response_bytes: larger answers are refused with ``ResponseTooLargeError``
+            (default 8 MiB, counted after decompression).
+        allow_insecure_http: allow a plain-http ``base_url`` to a host other than loopback
+            (a signed request can then be read and replayed on the path).
         ssl: an ``ssl.SSLContext`` for a private CA; verification is always on by default
             (anything else, aiohttp's ``ssl=False`` included, is refused).
         clock: an injectable clock (time, monotonic, sleep), for tests.
@@ -176,6 +232,7 @@ class GameApiClient:
         on_event: EventHook | Iterable[EventHook] = (),
         games_ttl: float | None = DEFAULT_GAMES_TTL,
         games_max_stale: float = DEFAULT_GAMES_MAX_STALE,
+        games_store: GameListStore | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         allow_insecure_http: bool = False,
         ssl: ssl_module.SSLContext | None = None,
@@ -228,12 +285,22 @@ class GameApiClient:
         retrier = RetryMiddleware(clock=clock, rng=rng, hooks=call_hooks)
         observer = AttemptObserver(clock=clock, hooks=hooks)
         builtins = skew._bind_next(retrier._bind_next(observer._bind_next(attempt)))
+        store = _check_store(games_store)
+        games_ttl = check_seconds("games_ttl", games_ttl or None)
+        max_stale = _check_max_stale(games_max_stale)
         games = GameListCache(
             key=(base_url, agent_id),
-            ttl=check_seconds("games_ttl", games_ttl or None),
-            max_stale=_check_max_stale(games_max_stale),
+            ttl=games_ttl,
+            max_stale=max_stale,
             clock=clock,
             rng=rng,
+            shared=None if store is None or not games_ttl else SharedGameList(
+                store,
+                namespace=namespace_for(base_url, agent_id),
+                ttl=games_ttl,
+                max_stale=max_stale,
+                clock=clock,
+            ),
         )
         handler = compose(_check_middlewares(middlewares), builtins)
         if instruments is not None:
@@ -279,23 +346,31 @@ class GameApiClient:
     async def close(self) -> None:
         """Release the connection pool (unless the session was passed in). Idempotent.
 
-        Closing a view made by :meth:`with_options` closes the client it shares state with.
+        Every call, concurrent ones included, returns only once everything is closed; a
+        cancelled ``close()`` does not stop the closing. Closing a view made by
+        ``with_options()`` closes the client it shares state with. In a forked child the
+        inherited client is only marked closed: its connections are the parent's.
         """
         shared = self._shared
-        if shared.closed:
-            return
         shared.closed = True
-        try:
-            await shared.games.aclose()
-        finally:
-            await shared.transport.aclose()
+        binding = shared.binding
+        loop = asyncio.get_running_loop()
+        if binding.forked or binding.loop not in (None, loop):
+            await _close_elsewhere(shared)
+            return
+        closing = shared.closing
+        if closing is None:
+            closing = shared.closing = loop.create_task(binding.finish())
+        await asyncio.shield(closing)
 
     @property
     def closed(self) -> bool:
+        """Whether ``close()`` was called; every call made after it raises ``ClientClosedError``."""
         return self._shared.closed
 
     @property
     def agent_id(self) -> int:
+        """The agent id this client signs its requests for."""
         return self._shared.agent_id
 
     @property
@@ -361,12 +436,14 @@ class GameApiClient:
         return (await self.list_games()).get(game_id)
 
     def invalidate_games(self) -> None:
-        """Drop the cached game list; the next ``list_games()`` fetches it again."""
+        """Drop the cached game list; the next ``list_games()`` fetches it again. With a
+        ``games_store`` the whole fleet drops it (each process within its pick-up interval)."""
         self._shared.games.invalidate()
 
     def cache_stats(self) -> CacheStats:
         """Counters of the game-list cache: hits, misses, joins, refreshes, stale served,
-        errors, and the age of the cached list."""
+        errors, the age of the cached list, and the shared store's shared hits, lock waits,
+        takeovers and store errors."""
         return self._shared.games.stats()
 
     async def _fetch_games(self) -> GameList:
@@ -423,8 +500,10 @@ class GameApiClient:
     # -- plumbing -------------------------------------------------------------------------
 
     def _check_open(self) -> None:
-        if self._shared.closed:
+        shared = self._shared
+        if shared.closed:
             raise ClientClosedError("the client is closed")
+        shared.binding.check()
 
     def _call(self, endpoint: Endpoint, params: dict[str, object]) -> Awaitable[Reply]:
         # A plain function handing back the pipeline's awaitable: no frame of its own on the
@@ -432,6 +511,7 @@ class GameApiClient:
         shared = self._shared
         if shared.closed:
             raise ClientClosedError("the client is closed")
+        shared.binding.check()
         # ``params`` is the dict the endpoint method built for this call: checked in place.
         checked = validate_params(endpoint.params, params, reuse=True)
         return shared.handler(_new_call(endpoint, checked, self._options, 1, 0.0))

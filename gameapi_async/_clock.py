@@ -31,12 +31,15 @@ class SystemClock:
     __slots__ = ()
 
     def time(self) -> float:
+        """``time.time()``."""
         return time.time()
 
     def monotonic(self) -> float:
+        """``time.monotonic()``."""
         return time.monotonic()
 
     async def sleep(self, seconds: float) -> None:
+        """``asyncio.sleep(seconds)``."""
         await asyncio.sleep(seconds)
 
     def __repr__(self) -> str:

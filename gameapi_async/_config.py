@@ -13,7 +13,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ._errors import InvalidParameterError
-from ._validation import validate_positive_int
+from ._validation import describe_char, unsafe_url_char, validate_positive_int
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -53,6 +53,14 @@ def check_base_url(base_url: object, *, allow_insecure_http: bool) -> str:
     """
     if not isinstance(base_url, str) or not base_url:
         raise InvalidParameterError("base_url", "must be a non-empty str")
+    base_url = str.__str__(base_url)  # a str subclass: its characters, not its methods
+    char = unsafe_url_char(base_url)
+    if char is not None:
+        raise InvalidParameterError(
+            "base_url",
+            "must not contain spaces, control, format or separator characters "
+            f"(found {describe_char(char)})",
+        )
     try:
         parts = urlsplit(base_url)
         host = parts.hostname

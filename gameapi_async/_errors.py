@@ -5,6 +5,9 @@
     GameApiError                        catch this to catch everything the SDK raises
     ├── InvalidParameterError           bad input, refused before any I/O (also ValueError)
     ├── ClientClosedError               the client was used after close() (also RuntimeError)
+    ├── WrongEventLoopError             used on another event loop or in a forked child
+    │                                   (also RuntimeError); never retried
+    ├── MiddlewareError                 a user middleware broke the contract (also TypeError)
     ├── TransportError                  no complete answer came back
     │   ├── NetworkError                connect refused/reset, connection dropped mid-answer
     │   └── RequestTimeoutError         an attempt ran out of time (also TimeoutError)
@@ -28,6 +31,9 @@ so a new platform code never turns into a crash.
 
 Every error carries ``http_status`` and ``request_id`` (``None`` when there was no answer) and
 ``attempts`` (how many attempts the call made). Nothing here ever holds the API token.
+
+Every error pickles and copies with all its fields (they cross process pools and
+``copy.copy``), whatever its constructor's signature.
 
 Text that may come from the platform (messages, request ids, error codes) is clipped to a
 bounded length and stripped of control characters, so a hostile or broken answer can neither
@@ -53,6 +59,7 @@ __all__ = [
     "InvalidSignatureError",
     "MalformedResponseError",
     "MethodNotAllowedError",
+    "MiddlewareError",
     "NetworkError",
     "RequestExpiredError",
     "RequestTimeoutError",
@@ -61,6 +68,7 @@ __all__ = [
     "SignatureRequiredError",
     "TransportError",
     "ValidationError",
+    "WrongEventLoopError",
     "api_error_for",
     "clip",
     "is_transient",
@@ -84,7 +92,18 @@ def clip(text: str, limit: int) -> str:
 
 
 class GameApiError(Exception):
-    """Base class of every exception the SDK raises."""
+    """Base class of every exception the SDK raises.
+
+    ``str(error)`` shows the message with the HTTP status, request id and attempt count, so a
+    log line of it is enough to ask the platform's support about a call.
+
+    Attributes:
+        message: what went wrong, clipped to 1000 characters and free of control characters.
+        http_status: the HTTP status of the answer; ``None`` when no answer came back.
+        request_id: the platform's id for the answer (quote it to its support); ``None`` when
+            there was none.
+        attempts: how many attempts the call made before it gave up (1 without retries).
+    """
 
     http_status: int | None
     request_id: str | None
@@ -122,11 +141,28 @@ class GameApiError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # The default (``cls(*self.args)`` then the instance dict) calls ``__init__`` with the
+        # formatted message alone, which fails for every subclass whose constructor takes other
+        # arguments (``field``, ``code``...). Rebuilt without ``__init__``, then given back its
+        # fields, an error crosses a process pool or ``copy.copy`` whole.
+        return (_rebuild, (type(self), self.args), dict(vars(self)))
+
+
+def _rebuild(cls: type[GameApiError], args: tuple[object, ...]) -> GameApiError:
+    """An unpickled error before its fields are restored: ``args`` set, ``__init__`` not run."""
+    error = cls.__new__(cls, *args)
+    error.args = args  # OSError's __new__ (TimeoutError) leaves args to an __init__ we skip
+    return error
+
 
 class InvalidParameterError(GameApiError, ValueError):
     """A parameter failed validation; raised before anything is signed or sent.
 
-    ``field`` names the parameter (or the environment variable) that was refused.
+    Also a ``ValueError``, so code that already catches bad values catches it.
+
+    Attributes:
+        field: the parameter (or the environment variable) that was refused.
     """
 
     def __init__(self, field: str, problem: str) -> None:
@@ -136,6 +172,31 @@ class InvalidParameterError(GameApiError, ValueError):
 
 class ClientClosedError(GameApiError, RuntimeError):
     """The client was used after ``close()``."""
+
+
+class WrongEventLoopError(GameApiError, RuntimeError):
+    """The client was used on an event loop other than the one it first ran on, or in a
+    process forked from the one that used it.
+
+    A client's connections belong to one loop in one process. Create one client per event loop
+    (inside the coroutine given to ``asyncio.run``, in an async fixture, in a post-fork hook).
+    Never retried: trying again cannot help.
+    """
+
+
+class MiddlewareError(GameApiError, TypeError):
+    """A middleware given in ``middlewares=`` broke the contract: it is not async (returned no
+    awaitable) or its awaitable gave something other than a ``Reply``.
+
+    Not retried: it is a bug, not an outage.
+
+    Attributes:
+        middleware: the qualified name of the middleware that broke the contract.
+    """
+
+    def __init__(self, middleware: str, problem: str) -> None:
+        super().__init__(f"middleware {middleware}: {problem}")
+        self.middleware = middleware
 
 
 class TransportError(GameApiError):
@@ -153,7 +214,9 @@ class RequestTimeoutError(TransportError, TimeoutError):
 class ResponseError(GameApiError):
     """An HTTP answer arrived but is not a platform envelope the SDK can trust.
 
-    ``body_excerpt`` holds the first few hundred characters of the body, for diagnosis.
+    Attributes:
+        body_excerpt: the first few hundred characters of the body, for diagnosis.
+        retry_after: the wait in seconds a ``Retry-After`` header asked for, or ``None``.
     """
 
     def __init__(
@@ -185,11 +248,17 @@ class ResponseTooLargeError(ResponseError):
 class ApiError(GameApiError):
     """The platform answered with an error envelope.
 
-    ``code`` is the platform's error code, kept verbatim even when the SDK does not know it;
-    ``server_time`` is the platform's clock (Unix seconds) read from the answer, when present;
-    ``retry_after`` is the wait the platform asked for, in seconds, when it asked;
-    ``body_excerpt`` is the start of the answer's body (a few hundred characters), for
-    diagnosis. An unreasonably long message, request id or code is clipped.
+    Each documented error code has its own subclass; a code the SDK does not know raises this
+    class itself, with the code kept. An unreasonably long message, request id or code is
+    clipped.
+
+    Attributes:
+        code: the platform's error code, kept verbatim even when the SDK does not know it.
+        code_name: the error code a subclass stands for (class attribute; ``None`` here).
+        server_time: the platform's clock (Unix seconds) read from the answer, when present.
+        retry_after: the wait the platform asked for, in seconds, when it asked.
+        body_excerpt: the start of the answer's body (a few hundred characters), for
+            diagnosis.
     """
 
     code_name: ClassVar[str | None] = None
@@ -312,7 +381,8 @@ def is_transient(error: BaseException) -> bool:
     """
     if isinstance(error, TransportError):
         return True
-    if isinstance(error, ResponseTooLargeError | InvalidParameterError | ClientClosedError):
+    if isinstance(error, ResponseTooLargeError | InvalidParameterError | ClientClosedError
+                  | WrongEventLoopError | MiddlewareError):
         return False
     if isinstance(error, ApiError | ResponseError):
         return error.http_status in TRANSIENT_HTTP_STATUSES

@@ -7,6 +7,7 @@ never breaks a call.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Sequence
 
@@ -21,7 +22,16 @@ logger = logging.getLogger("gameapi_async")
 
 @attrs.frozen
 class AttemptFinished:
-    """One attempt ended, with an answer or an error."""
+    """One attempt ended, with an answer or an error.
+
+    Attributes:
+        endpoint: the platform path the attempt was sent to.
+        attempt: the attempt's number in its call, from 1.
+        elapsed: seconds from sending to the answer or the error.
+        http_status: the answer's HTTP status; ``None`` when none came back.
+        request_id: the platform's id for the answer, when it gave one.
+        error: the error the attempt ended with; ``None`` on success.
+    """
 
     endpoint: str
     attempt: int
@@ -33,7 +43,14 @@ class AttemptFinished:
 
 @attrs.frozen
 class RetryScheduled:
-    """An attempt failed transiently and another will follow after ``wait`` seconds."""
+    """An attempt failed transiently and another will follow after ``wait`` seconds.
+
+    Attributes:
+        endpoint: the platform path of the call.
+        attempt: the number of the attempt that failed.
+        wait: seconds until the next attempt (backoff or the platform's ``Retry-After``).
+        error: the transient error the attempt failed with.
+    """
 
     endpoint: str
     attempt: int  # the attempt that failed
@@ -43,7 +60,14 @@ class RetryScheduled:
 
 @attrs.frozen
 class ClockResynced:
-    """The client changed the offset it adds to its clock when signing."""
+    """The client changed the offset it adds to its clock when signing.
+
+    Attributes:
+        offset: the new offset in seconds, platform clock minus local clock.
+        previous: the offset before the change.
+        reason: ``"observed"`` (learned from a success) or ``"request_expired"`` (a re-send
+            stamped on the platform's clock was accepted).
+    """
 
     offset: float  # seconds, platform clock minus local clock
     previous: float
@@ -51,13 +75,26 @@ class ClockResynced:
 
 
 Event = AttemptFinished | RetryScheduled | ClockResynced
+"""Any event an ``on_event`` hook may receive; match on its class."""
 EventHook = Callable[[Event], None]
+"""A callable given every event, synchronously, in the task that made the call.
+
+It should be quick (count, log, record a metric); an exception it raises is logged and
+ignored, so instrumentation never breaks a call.
+"""
 
 
 def emit(hooks: Sequence[EventHook], event: Event) -> None:
     """Give ``event`` to every hook; a failing hook is logged, never raised."""
     for hook in hooks:
         try:
-            hook(event)
+            result: object = hook(event)
         except Exception:
             logger.exception("event hook %r failed on %s", hook, type(event).__name__)
+            continue
+        if inspect.iscoroutine(result):  # an object with an async __call__: never awaited here
+            result.close()
+            logger.error(
+                "event hook %r returned a coroutine; hooks are called, not awaited: make it a "
+                "plain function", hook,
+            )

@@ -29,7 +29,15 @@ T = TypeVar("T")
 
 @attrs.frozen
 class Game:
-    """One game in the platform's catalogue."""
+    """One game in the platform's catalogue.
+
+    Attributes:
+        id: the platform's game id: what ``get_game_link(game_id=...)`` takes.
+        title: the game's display name.
+        brand: the studio or provider that makes it.
+        image_url: the game's tile image.
+        demo: ``True`` when a demo link can be requested for this game.
+    """
 
     id: int
     title: str
@@ -40,7 +48,13 @@ class Game:
 
 @attrs.frozen
 class GameList:
-    """The games available to the agent, as one platform answer returned them."""
+    """The games available to the agent, as one platform answer returned them.
+
+    Attributes:
+        games: the games, in the platform's order.
+        total: the number of games the platform reported.
+        request_id: the platform's id for this answer; quote it to its support.
+    """
 
     games: tuple[Game, ...]
     total: int
@@ -62,7 +76,12 @@ class GameList:
 
 @attrs.frozen
 class GameLink:
-    """A launch URL for one player, real money or demo."""
+    """A launch URL for one player, real money or demo.
+
+    Attributes:
+        url: the absolute http(s) URL to send the player to; checked before it is returned.
+        request_id: the platform's id for this answer; quote it to its support.
+    """
 
     url: str = attrs.field(validator=attrs.validators.min_len(1))
     request_id: str | None

@@ -12,7 +12,6 @@ import json.scanner
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
@@ -22,8 +21,10 @@ import cattrs
 from ._canonical import encode_object
 from ._errors import MAX_REQUEST_ID, MalformedResponseError, api_error_for, clip
 from ._fastnew import builder
+from ._httpdate import parse_http_date
 from ._models import GameLink, GameList, structure
 from ._signing import Signer
+from ._validation import unsafe_url_char
 
 __all__ = [
     "ENDPOINTS",
@@ -159,17 +160,6 @@ def parse_iso_timestamp(value: object) -> float | None:
     except ValueError:
         return None
     return moment.timestamp() if moment.tzinfo is not None else None
-
-
-def parse_http_date(value: str | None) -> float | None:
-    """An HTTP ``Date`` (RFC 9110 IMF-fixdate and obsolete forms) to Unix seconds, or ``None``."""
-    if not value:
-        return None
-    try:
-        moment = parsedate_to_datetime(value)
-        return moment.timestamp() if moment.tzinfo is not None else None
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
 
 
 def parse_retry_after(value: str | None, *, now: float) -> float | None:
@@ -337,8 +327,8 @@ _PLAIN_HTTP_URL: Final = re.compile(
 
 
 def _is_absolute_http_url(url: str) -> bool:
-    """``http(s)://host...`` with no whitespace or control characters anywhere."""
-    if not url.isprintable() or " " in url:
+    """``http(s)://host...`` with no character a ``home_url`` may not hold either."""
+    if unsafe_url_char(url) is not None:
         return False
     if _PLAIN_HTTP_URL.match(url) is not None:
         return True

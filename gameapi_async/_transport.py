@@ -47,9 +47,18 @@ class Timeouts(Protocol):
 class Transport(Protocol):
     """Send one signed request; close. Implementations must raise only ``GameApiError``."""
 
-    async def send(self, request: SignedRequest, timeouts: Timeouts) -> RawResponse: ...
+    async def send(self, request: SignedRequest, timeouts: Timeouts) -> RawResponse:
+        """Send one signed request and read its whole answer (status, body, the headers read).
 
-    async def aclose(self) -> None: ...
+        No complete answer raises a ``TransportError`` (``RequestTimeoutError`` for a
+        timeout), a body over the size cap ``ResponseTooLargeError``; the status is not
+        judged here. Cancellation propagates untouched.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release the connections; called once, by the client's ``close()``."""
+        ...
 
 
 class AiohttpTransport:

@@ -18,12 +18,10 @@ from urllib.parse import urlsplit
 from ._canonical import PHP_INT_MAX
 from ._errors import InvalidParameterError
 
-__all__ = ["validate_params", "validate_positive_int"]
+__all__ = ["describe_char", "unsafe_url_char", "validate_params", "validate_positive_int"]
 
 _LANGUAGE: Final = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}")
 _CURRENCY: Final = re.compile(r"[A-Za-z][A-Za-z0-9]{1,9}")
-# Controls, space and DEL cannot stand in a URL unescaped.
-_URL_FORBIDDEN: Final = re.compile(r"[\x00-\x20\x7f]")
 
 Rule = Callable[[str, object], object]
 
@@ -38,10 +36,35 @@ def _shown(text: str) -> str:
     return repr(text) if len(text) <= 16 else f"a {len(text)}-character str"
 
 
+def unsafe_url_char(text: str) -> str | None:
+    """The first character of ``text`` that must not stand in a URL as given, or ``None``.
+
+    That is a space or anything ``str.isprintable`` rejects: C0 and C1 controls, DEL, every
+    Unicode space and line or paragraph separator (NBSP, U+2028, U+3000...), format characters
+    (bidi overrides and isolates, zero-width characters, BOM), surrogates and unassigned code
+    points. One rule for URLs going out (``home_url``, ``base_url``) and coming back (launch
+    links), so what the SDK sends it would also accept, and the reverse.
+    """
+    if text.isprintable() and " " not in text:
+        return None
+    return next(char for char in text if char == " " or not char.isprintable())
+
+
+def describe_char(char: str) -> str:
+    """A character as its code point, safe to show whatever it is (``U+202E``)."""
+    return f"U+{ord(char):04X}"
+
+
 def validate_positive_int(field: str, value: object) -> int:
-    """A positive integer that fits PHP's 64-bit int; ``bool`` and numeric strings refused."""
+    """A positive integer that fits PHP's 64-bit int; ``bool`` and numeric strings refused.
+
+    An ``int`` subclass (an ``IntEnum``, a type with its own ``__str__``) is accepted as the
+    plain integer it holds: that is what is signed and sent.
+    """
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidParameterError(field, f"must be a positive int, got {_type_name(value)}")
+    if type(value) is not int:
+        value = int.__index__(value)  # the int's own value, past any overridden method
     if not 1 <= value <= PHP_INT_MAX:
         # A huge int is not even printable (Python's 4300-digit limit): say how big it is.
         shown = str(value) if value.bit_length() <= 64 else f"a {value.bit_length()}-bit int"
@@ -52,6 +75,10 @@ def validate_positive_int(field: str, value: object) -> int:
 def _text(field: str, value: object) -> str:
     if not isinstance(value, str):
         raise InvalidParameterError(field, f"must be a str, got {_type_name(value)}")
+    if type(value) is not str:
+        # A str subclass may override __str__, __eq__, __hash__ or isascii: check and sign the
+        # characters it holds, as a plain str.
+        value = str.__str__(value)
     if not value:
         raise InvalidParameterError(field, "must not be empty")
     if not value.isascii():
@@ -101,8 +128,12 @@ _currency_problem: Final = _matching(_CURRENCY, "a currency code such as 'USD' o
 
 @functools.lru_cache(maxsize=_MEMO_SIZE)
 def _url_problem(text: str) -> str | None:
-    if _URL_FORBIDDEN.search(text):
-        return "must not contain spaces or control characters"
+    char = unsafe_url_char(text)
+    if char is not None:
+        return (
+            "must not contain spaces, control, format or separator characters "
+            f"(found {describe_char(char)})"
+        )
     try:
         parts = urlsplit(text)
         hostname = parts.hostname
@@ -124,12 +155,15 @@ def _ip_problem(text: str) -> str | None:
         ipaddress.ip_address(text)
     except ValueError:
         return f"must be an IPv4 or IPv6 address, got {_shown(text)}"
+    char = unsafe_url_char(text)  # only an IPv6 scope id (``fe80::1%eth0``) can hold one
+    if char is not None:
+        return f"holds {describe_char(char)} in its scope id"
     return None
 
 
 def _ip(field: str, value: object) -> str:
     if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
-        return str(value)
+        value = str(value)  # then checked like any text: a scope id may hold anything
     return _checked(field, value, _ip_problem)
 
 

@@ -1,8 +1,14 @@
-"""The benchmark suite runs end to end in quick mode and writes sane reports (not timings)."""
+"""The benchmark suite runs end to end in quick mode and writes sane reports (not timings).
+
+The benchmarks are part of the source tree (and of the sdist), not of the installed package:
+this test needs them beside the tests and says so when they are not.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,17 +16,44 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+IGNORED = {"__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache", ".venv",
+           ".git"}
+
+
+def tree(root: Path) -> set[Path]:
+    """Every file under ``root`` a benchmark run could leave behind, caches aside."""
+    found = set()
+    for path in root.rglob("*"):
+        relative = path.relative_to(root)
+        if not IGNORED.intersection(relative.parts) and path.is_file():
+            found.add(relative)
+    return found
 
 
 @pytest.mark.slow
-def test_quick_benchmarks_write_complete_reports(tmp_path: Path) -> None:
-    pytest.importorskip("httpx", reason="the benchmark extra is not installed")
+def test_quick_benchmarks_write_complete_reports_outside_the_checkout() -> None:
+    if not (ROOT / "benchmarks" / "__main__.py").exists():
+        pytest.skip("the benchmarks are not beside the tests (an installed copy of the tests)")
+    before = tree(ROOT)
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path)],
+        [sys.executable, "-m", "benchmarks", "--quick"],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    data = json.loads((tmp_path / "quick.json").read_text())
+    written = [Path(p) for p in re.findall(r"^wrote (.+)$", result.stderr, re.MULTILINE)]
+    try:
+        assert tree(ROOT) == before  # `python -m benchmarks --quick` leaves no new files
+        assert written
+        out = written[0].parent
+        assert ROOT not in out.parents
+        check_reports(out)
+    finally:
+        if written and ROOT not in written[0].parent.parents:
+            shutil.rmtree(written[0].parent, ignore_errors=True)
+
+
+def check_reports(out: Path) -> None:
+    data = json.loads((out / "quick.json").read_text())
     assert {"overhead", "cached_list_games", "stampede", "catalogue", "memory", "meta"} <= set(data)
     modes = {row["mode"] for row in data["overhead"]}
     assert {"raw aiohttp", "gameapi_async"} <= modes
@@ -32,9 +65,14 @@ def test_quick_benchmarks_write_complete_reports(tmp_path: Path) -> None:
     assert data["cached_list_games"]["hits"] >= data["cached_list_games"]["calls"]
     assert [row["games"] for row in data["catalogue"]] == [1_000, 10_000]
     assert data["memory"]["peak_rss_mib"] >= data["memory"]["baseline_rss_mib"] > 0
-    table = (tmp_path / "quick.md").read_text()
+    callbacks = data["callbacks"]
+    assert callbacks["bare_cpu_us_per_request"] > 0
+    assert callbacks["handler_cpu_us_per_request"] > 0
+    assert callbacks["ratio_min"] <= callbacks["ratio"] <= callbacks["ratio_max"]
+    table = (out / "quick.md").read_text()
     assert "| concurrency | mode |" in table
     assert "Cold stampede" in table
+    assert "Callback verification" in table
 
 
 @pytest.mark.slow

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gameapi_async.cli import main
+from gameapi_async import Game
+from gameapi_async.cli import games_table, main
 from gameapi_async.testing import FakePlatform
 
 TOKEN = "cli-SECRET-token"
@@ -101,7 +102,8 @@ async def test_invalid_input_exits_2_naming_the_field(fake: FakePlatform) -> Non
     code, _, err = await run_cli("link", "1", *creds(fake), "--player-id", "p", "--currency",
                                  "USD", "--home-url", "not-a-url", "--ip", "::1")
     assert code == 2
-    assert err.startswith("error: InvalidParameterError: home_url:")
+    assert err.startswith("usage: gameapi link ")
+    assert err.splitlines()[-1].startswith("gameapi link: error: argument --home-url:")
     assert fake.requests == []
 
 
@@ -259,3 +261,16 @@ def test_mock_server_injects_the_chosen_error_statuses() -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)
+
+
+def test_games_table_aligns_wide_titles_by_terminal_columns() -> None:
+    games = [Game(id=1, title="龍の宝", brand="Wide", image_url="https://x.test/a.jpg",
+                  demo=True),
+             Game(id=22, title="Plain title", brand="Narrow", image_url="https://x.test/b.jpg",
+                  demo=False)]
+    lines = games_table(games).splitlines()
+    # Each CJK character takes two columns, so "龍の宝" (3 characters) fills 6.
+    brand_columns = {line[: line.index(brand)] for line, brand in
+                     zip(lines, ("BRAND", "Wide", "Narrow"), strict=True)}
+    widths = {sum(2 if ord(c) > 0x2E80 else 1 for c in prefix) for prefix in brand_columns}
+    assert len(widths) == 1

@@ -11,7 +11,7 @@ import pytest
 from gameapi_async import sign, verify
 from gameapi_async._signing import Signer
 
-# The first case of shared/vectors/signing.json, produced by real PHP.
+# The first case of tests/data/signing_vectors.json, produced by real PHP.
 BODY = b'{"agent_id":1,"timestamp":1640995200}'
 TOKEN = "your-api-token-here"
 SIGNATURE = "488d9cde305d66054d0974b2f21aca4a299fdb165f347ded77e3242197a28657"

@@ -1,7 +1,7 @@
 """The SDK's built-in middlewares; each one job, composed by the client in this order:
 
-your middlewares -> :class:`ClockSkewMiddleware` -> :class:`RetryMiddleware` ->
-:class:`AttemptObserver` -> one signed attempt.
+your middlewares -> ``ClockSkewMiddleware`` -> ``RetryMiddleware`` ->
+``AttemptObserver`` -> one signed attempt.
 """
 
 from .clock import ClockSkewMiddleware

@@ -46,7 +46,15 @@ PLAUSIBLE: Final = (1_577_836_800.0, 4_102_444_800.0)  # 2020-01-01 .. 2100-01-0
 
 
 class ClockSkewMiddleware(ChainedMiddleware):
-    """Holds the learned offset (platform clock minus local clock) for one client."""
+    """Holds the learned offset (platform clock minus local clock) for one client.
+
+    Each client makes its own. How the offset is learned (and when it is not) is described in
+    this module's docstring and in the resilience guide.
+
+    Attributes:
+        offset: seconds added to the local clock when stamping a request (platform clock
+            minus local clock); ``client.clock_offset`` reads it.
+    """
 
     __slots__ = ("_clock", "_hooks", "_warned", "offset")
 

@@ -13,14 +13,34 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ._callbacks import CallbackReply, CallbackSender, Player
     from ._catalogue import DEFAULT_GAMES
     from ._faults import Faults, ScriptedResponse
     from ._server import FakePlatform, RecordedRequest
+    from ._wallet_check import CheckResult, WalletCheckReport, run_wallet_check
 
-__all__ = ["DEFAULT_GAMES", "FakePlatform", "Faults", "RecordedRequest", "ScriptedResponse"]
+__all__ = [
+    "DEFAULT_GAMES",
+    "CallbackReply",
+    "CallbackSender",
+    "CheckResult",
+    "FakePlatform",
+    "Faults",
+    "Player",
+    "RecordedRequest",
+    "ScriptedResponse",
+    "WalletCheckReport",
+    "run_wallet_check",
+]
 
 _LAZY: dict[str, str] = {
     "DEFAULT_GAMES": "._catalogue",
+    "CallbackReply": "._callbacks",
+    "CallbackSender": "._callbacks",
+    "CheckResult": "._wallet_check",
+    "Player": "._callbacks",
+    "WalletCheckReport": "._wallet_check",
+    "run_wallet_check": "._wallet_check",
     "FakePlatform": "._server",
     "Faults": "._faults",
     "RecordedRequest": "._server",

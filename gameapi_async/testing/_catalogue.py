@@ -46,3 +46,5 @@ DEFAULT_GAMES: Final[tuple[Game, ...]] = tuple(
     Game(id=index, title=title, brand=brand, image_url=f"{_CDN}/{_slug(title)}.jpg", demo=demo)
     for index, (title, brand, demo) in enumerate(_TITLES, start=1)
 )
+"""The fake platform's catalogue unless told otherwise: 24 games with ids 1-24, some with a
+demo and some without, with stable titles, brands and image URLs."""

@@ -62,6 +62,18 @@ class Faults:
 
     Rates are shares of requests (0.0 to 1.0), drawn from the fake's seeded RNG in arrival
     order, so the same seed and the same request order give the same faults.
+
+    Attributes:
+        latency: seconds added before every answer.
+        error_rate: share of requests answered with an injected error.
+        error_statuses: the HTTP statuses (4xx or 5xx) injected errors are chosen among.
+        error_html: injected errors as an HTML page instead of a JSON envelope (what a proxy
+            in front of the platform tends to send).
+        retry_after: a ``Retry-After`` header value for injected errors, sent verbatim.
+        drop_rate: share of requests whose connection is closed with no answer.
+        stall_rate: share of requests that hang for ``stall_seconds`` before answering.
+        stall_seconds: how long a stalled request hangs.
+        clock_offset: seconds the fake's clock runs ahead (+) or behind (-).
     """
 
     latency: float = 0.0  # seconds added before every answer
@@ -75,6 +87,10 @@ class Faults:
     clock_offset: float = 0.0  # seconds the fake's clock runs ahead (+) or behind (-)
 
     def validate(self) -> None:
+        """Raise ``ValueError`` for rates outside 0-1, negative or NaN times, or bad statuses.
+
+        The fake calls it when built; call it yourself after changing fields by hand.
+        """
         for name in ("error_rate", "drop_rate", "stall_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -102,6 +118,17 @@ class ScriptedResponse:
 
     With none of them the body is ``null``. ``drop=True`` closes the connection instead of
     answering; ``delay`` waits first; ``path`` limits it to one endpoint.
+
+    Attributes:
+        error: a platform error code to answer with, as an error envelope.
+        message: the envelope's message, instead of the code's usual one.
+        status: the HTTP status; default 200, or the code's status with ``error``.
+        json: a value serialised as the body.
+        body: raw body bytes, sent as is.
+        headers: extra response headers.
+        delay: seconds to wait before answering (or dropping).
+        drop: close the connection instead of answering.
+        path: answer only a request to this path; ``None`` for any.
     """
 
     error: str | None = None

@@ -23,6 +23,7 @@ Checks run in this order, the first failure answering:
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import random
 import time
@@ -33,7 +34,7 @@ from datetime import UTC, datetime
 from email.utils import formatdate
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 from urllib.parse import quote
 
 import attrs
@@ -48,6 +49,9 @@ from .._validation import RULES
 from ._catalogue import DEFAULT_GAMES
 from ._faults import ERRORS, Faults, ScriptedResponse, error_message, injected_error
 
+if TYPE_CHECKING:
+    from ._callbacks import CallbackSender
+
 __all__ = ["FakePlatform", "RecordedRequest"]
 
 MAX_SKEW: Final = 300  # seconds, as the platform enforces
@@ -56,7 +60,18 @@ _LINK_HOST: Final = "https://games.fake-platform.test"
 
 @attrs.frozen
 class RecordedRequest:
-    """One request as the fake received it, and how it answered."""
+    """One request as the fake received it, and how it answered.
+
+    Attributes:
+        method: the HTTP method.
+        path: the request path, such as ``/api/games/list``.
+        headers: the request headers.
+        body: the raw body bytes, as the client sent them.
+        json: the decoded body, or ``None`` when it was not JSON.
+        status: the HTTP status answered (``0`` when the connection was dropped).
+        outcome: ``"success"``, the error code answered, ``"injected"``, ``"dropped"`` or
+            ``"scripted"``.
+    """
 
     method: str
     path: str
@@ -90,20 +105,41 @@ def _invalid(field: str, problem: str) -> _Answer:
     return _Answer("validation_error", f"{field}: {problem}")
 
 
+def _reachable(host: str) -> str:
+    """The address a client on this machine dials: loopback for "every address"."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if address.is_unspecified:  # 0.0.0.0 or ::, which accept but cannot be dialled
+        return "127.0.0.1" if address.version == 4 else "::1"
+    return host
+
+
 class FakePlatform:
     """A local platform: ``async with FakePlatform(agent_id=1, api_token="t") as fake:``.
 
-    Parameters (keyword-only):
-        agent_id, api_token: one agent and its token (the common case).
+    Every parameter is keyword-only.
+
+    Parameters:
+        agent_id: the one agent of the common case.
+        api_token: that agent's token.
         agents: more agents, ``{agent_id: token}``; a ``None`` token is an agent with no token
             configured (``api_token_not_found``).
         games: the catalogue (default: 24 plausible games, demo and non-demo).
         unavailable_games: game ids disabled for every agent (``game_not_available``); see
-            also :meth:`set_unavailable` for one agent.
-        faults: a :class:`Faults` (also reachable, and changeable, as ``fake.faults``).
+            also ``set_unavailable()`` for one agent.
+        faults: a ``Faults`` (also reachable, and changeable, as ``fake.faults``).
         seed: seeds the RNG behind fault injection and links, for repeatable runs.
-        host, port: where to listen (default loopback, a free port).
+        host: the address to listen on (default loopback).
+        port: the port to listen on (default ``0``: a free port).
         clock: the fake's wall clock (default ``time.time``); ``faults.clock_offset`` is added.
+
+    Attributes:
+        agents: ``{agent_id: token}``, changeable between requests.
+        games: the catalogue, ``{game_id: Game}``, changeable between requests.
+        faults: the faults in force, changeable while running.
+        requests: every request received, in order, as ``RecordedRequest``.
     """
 
     def __init__(
@@ -157,6 +193,7 @@ class FakePlatform:
             raise
         self._runner = runner
         host, port = runner.addresses[0][:2]
+        host = _reachable(host)
         host = f"[{host}]" if ":" in host else host
         self._base_url = f"http://{host}:{port}"
         return self
@@ -182,7 +219,11 @@ class FakePlatform:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``: pass it as the client's ``base_url``."""
+        """``http://127.0.0.1:PORT``: pass it as the client's ``base_url``.
+
+        Served on every address (``host="0.0.0.0"`` or ``"::"``), it names loopback, which is
+        what a client on this machine can dial (and the SDK accepts over plain http).
+        """
         if self._base_url is None:
             raise RuntimeError("the fake platform is not running; start() it first")
         return self._base_url
@@ -204,6 +245,20 @@ class FakePlatform:
     def script(self, *responses: ScriptedResponse) -> None:
         """Queue canned answers; each is used once, by the next request it matches."""
         self._scripted.extend(responses)
+
+    def callback_sender(self, url: str, *, agent_id: int | None = None) -> CallbackSender:
+        """The platform's other side: signed callbacks to an agent's wallet ``url``.
+
+        Signs with the token of ``agent_id`` (default: the first agent). Close it with
+        ``async with`` or ``aclose()``. See docs/callbacks.md.
+        """
+        from ._callbacks import CallbackSender
+
+        agent = next(iter(self.agents)) if agent_id is None else agent_id
+        token = self.agents.get(agent)
+        if token is None:
+            raise ValueError(f"agent {agent} is not known to this fake or has no token")
+        return CallbackSender(url, agent_id=agent, api_token=token)
 
     def requests_to(self, path: str) -> list[RecordedRequest]:
         """The recorded requests to one path, in arrival order."""

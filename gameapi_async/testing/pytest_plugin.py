@@ -1,6 +1,6 @@
 """pytest fixtures for users of the SDK, registered automatically through ``pytest11``.
 
-``fake_platform`` is a running :class:`FakePlatform`; ``gameapi_client`` is a
+``fake_platform`` is a running ``FakePlatform``; ``gameapi_client`` is a
 ``GameApiClient`` bound to it. Override ``fake_platform_options`` in your ``conftest.py`` to
 configure the fake (catalogue, agents, faults, seed)::
 

@@ -1,0 +1,180 @@
+"""Callback verification cost: ``CallbackHandler`` vs a bare aiohttp.web handler, side by side.
+
+One server process serves both routes: ``/bare`` reads the body and answers a constant
+balance (the least any wallet endpoint does); ``/callback`` is ``handler.aiohttp_handler``
+(size cap, HMAC over the exact bytes, strict Decimal parse, typed callback, answer) over a
+wallet that answers a constant balance too. The number is the *server's* CPU per request
+(``time.process_time`` read from the server between slices), so the load generator's own
+work is not counted. Routes alternate in ABBA slices within each round and the per-round
+ratios are reported as their median and range, because the machine is shared and noisy.
+
+``python -m benchmarks.callbacks serve`` runs the server (the port is its first line).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from gameapi_async._canonical import encode_object
+from gameapi_async._signing import sign
+from gameapi_async.callbacks import CallbackHandler, GetBalance, MakeBet
+
+AGENT_ID = 1
+TOKEN = "bench-callback-token"
+BALANCE = Decimal("1000.50")
+CONSTANT = b'{"content":{"balance":1000.50}}'
+
+#: A typical makeBet, as the platform would sign and send it.
+TYPICAL = encode_object({
+    "agent_id": AGENT_ID, "session_id": "3f6c2a1e-8d4b-4e7a-9c1f-2b5d7e9a0c13",
+    "player_id": "player-100234", "player_username": "alice_1987", "type": "makeBet",
+    "currency": "USD", "language": "en", "game_id": 12345,
+    "request_id": "9b1e4f2a-6c3d-4a8b-b7e5-1d2c3f4a5b6c", "bet": 1.5, "win": 0.25,
+})
+HEADERS = {"Content-Type": "application/json", "X-Signature": sign(TOKEN, TYPICAL)}
+
+
+class _ConstantWallet:
+    async def get_balance(self, callback: GetBalance) -> Decimal:
+        return BALANCE
+
+    async def make_bet(self, callback: MakeBet) -> Decimal:
+        return BALANCE
+
+
+def build_app() -> web.Application:
+    handler = CallbackHandler(agent_id=AGENT_ID, api_token=TOKEN, wallet=_ConstantWallet())
+
+    async def bare(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=CONSTANT, content_type="application/json")
+
+    async def cpu(request: web.Request) -> web.Response:
+        import time
+
+        return web.Response(text=repr(time.process_time()))
+
+    app = web.Application()
+    app.router.add_post("/bare", bare)
+    app.router.add_post("/callback", handler.aiohttp_handler)
+    app.router.add_get("/cpu", cpu)
+    return app
+
+
+async def _serve() -> None:
+    runner = web.AppRunner(build_app(), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, backlog=1024).start()
+    print(f"PORT {runner.addresses[0][1]}", flush=True)
+    await asyncio.Event().wait()
+
+
+async def _slice(session: aiohttp.ClientSession, base: str, route: str, count: int,
+                 concurrency: int = 16) -> float:
+    """Server CPU seconds spent on ``count`` posts to ``route``."""
+    async def cpu() -> float:
+        async with session.get(f"{base}/cpu") as response:
+            return float(await response.text())
+
+    remaining = count
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            async with session.post(f"{base}{route}", data=TYPICAL, headers=HEADERS) as reply:
+                body = await reply.read()
+                if reply.status != 200 or body != CONSTANT:
+                    raise RuntimeError(f"{route} answered {reply.status} {body!r}")
+
+    before = await cpu()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return await cpu() - before
+
+
+class _Server:
+    """The two routes in a child process; its port is the first line it prints."""
+
+    def __enter__(self) -> str:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.callbacks", "serve"],
+            stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent)
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if not line.startswith("PORT "):
+            self.__exit__()
+            raise RuntimeError(f"callback benchmark server failed to start: {line!r}")
+        return f"http://127.0.0.1:{int(line.split()[1])}"
+
+    def __exit__(self, *exc: object) -> None:
+        self._process.terminate()
+        self._process.wait(10)
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+
+
+async def callback_overhead(rounds: int, requests: int) -> dict[str, Any]:
+    """Median and range of the per-round ratio of server CPU per request, handler vs bare."""
+    with _Server() as base:
+        ratios: list[float] = []
+        bare_us: list[float] = []
+        handler_us: list[float] = []
+        half = max(1, requests // 2)
+        async with aiohttp.ClientSession() as session:
+            await _slice(session, base, "/bare", half)  # warm up both paths
+            await _slice(session, base, "/callback", half)
+            for index in range(rounds):
+                order = ["/bare", "/callback", "/callback", "/bare"]
+                if index % 2:
+                    order.reverse()
+                spent = {"/bare": 0.0, "/callback": 0.0}
+                for route in order:
+                    spent[route] += await _slice(session, base, route, half)
+                per_bare = spent["/bare"] / (2 * half)
+                per_handler = spent["/callback"] / (2 * half)
+                bare_us.append(per_bare * 1e6)
+                handler_us.append(per_handler * 1e6)
+                ratios.append(per_handler / per_bare if per_bare else float("inf"))
+    return {
+        "rounds": rounds,
+        "requests_per_route_per_round": 2 * half,
+        "body_bytes": len(TYPICAL),
+        "bare_cpu_us_per_request": round(statistics.median(bare_us), 1),
+        "handler_cpu_us_per_request": round(statistics.median(handler_us), 1),
+        "ratio": round(statistics.median(ratios), 3),
+        "ratio_min": round(min(ratios), 3),
+        "ratio_max": round(max(ratios), 3),
+        "target": 1.25,
+    }
+
+
+def markdown(row: dict[str, Any]) -> list[str]:
+    return [
+        "",
+        "**Callback verification** (server CPU per request of a typical signed `makeBet`, "
+        f"{row['body_bytes']} bytes; `CallbackHandler.aiohttp_handler` vs a bare aiohttp.web "
+        f"handler answering a constant balance; {row['rounds']} rounds of ABBA slices, "
+        f"{row['requests_per_route_per_round']} requests per route per round):",
+        "",
+        "| bare handler | CallbackHandler | ratio (median) | range | target |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {row['bare_cpu_us_per_request']} µs | {row['handler_cpu_us_per_request']} µs | "
+        f"{row['ratio']:.2f}x | {row['ratio_min']:.2f}-{row['ratio_max']:.2f} | "
+        f"<= {row['target']}x |",
+    ]
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["serve"]:
+        asyncio.run(_serve())
+    else:
+        print(asyncio.run(callback_overhead(rounds=5, requests=2000)))

@@ -1,0 +1,409 @@
+"""The fleet protocol on top of a :class:`~._store.GameListStore`, for one client's cache.
+
+The near cache (``_cache.py``) asks this layer only when its own list is missing, past its
+TTL, or refreshed on demand; the warm path never reaches here. Here:
+
+- a miss first reads the fleet's list; one younger than ``max_stale`` is served (fresh or
+  stale: the near cache then refreshes in the background);
+- otherwise one process fetches under the store's lock (lease renewed while it fetches,
+  write fenced) and the others wait for its version, then take over if the lock vanishes
+  without one (the holder died), or fetch alone after ``lock_wait`` rather than hang;
+- a failed refresh backs the fleet off (transient) or drops the list fleet-wide (definite);
+- a watcher task polls the version every ``poll_interval`` (sooner on a pub/sub nudge) and
+  hands a changed list, or a drop, to the near cache;
+- any store failure means "fetch alone": the caller never sees it.
+
+The value is JSON (zlib-compressed) of the platform's content plus ``fetched_at`` (wall
+clock, so every process agrees on a list's age); never pickle. A value that does not decode
+into a valid ``GameList`` is logged, treated as a miss, and overwritten by the next write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import secrets
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+import attrs
+
+from ._clock import Clock
+from ._errors import GameApiError, is_transient
+from ._models import GameList, structure
+from ._store import TOMBSTONE_PREFIX, GameListStore, Lease, StoreUnavailable
+
+__all__ = ["FleetBackingOff", "Loaded", "SharedGameList", "namespace_for"]
+
+logger = logging.getLogger("gameapi_async.store")
+
+FORMAT: Final = 1
+FLEET_BACKOFF: Final = 30.0  # seconds the fleet waits after a failed refresh
+KEEP_MARGIN: Final = 60.0  # seconds a stored list outlives its max-stale age
+MAX_DECODED: Final = 256 * 1024 * 1024  # bytes; a bigger value is refused, not inflated
+
+Fetch = Callable[[], Awaitable[GameList]]
+
+
+def namespace_for(base_url: str, agent_id: int) -> str:
+    """A short, stable name for one (platform, agent): hashed, so keys reveal neither."""
+    digest = hashlib.sha256(f"{base_url}\n{agent_id}".encode()).hexdigest()
+    return digest[:24]
+
+
+class CorruptValue(ValueError):
+    """A stored value that is not one of ours (or was damaged)."""
+
+
+class FleetBackingOff(Exception):
+    """A background refresh was skipped: another process's refresh failed moments ago."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the fleet backs off for {seconds:.1f} s")
+        self.seconds = seconds
+
+
+@attrs.frozen
+class Loaded:
+    """A list and what the fleet knows of it."""
+
+    value: GameList
+    fetched_at: float  # wall clock
+    version: str | None  # None: not (or not yet) in the store
+
+
+def encode(value: GameList, fetched_at: float) -> bytes:
+    games = [
+        {"id": g.id, "title": g.title, "brand": g.brand, "image_url": g.image_url, "demo": g.demo}
+        for g in value.games
+    ]
+    document = {
+        "format": FORMAT,
+        "fetched_at": fetched_at,
+        "content": {"games": games, "total": value.total, "request_id": value.request_id},
+    }
+    return zlib.compress(json.dumps(document, separators=(",", ":")).encode(), 1)
+
+
+def decode(blob: bytes) -> tuple[GameList, float]:
+    """``(list, fetched_at)`` or :class:`CorruptValue`; strict: only a valid list passes."""
+    try:
+        inflater = zlib.decompressobj()
+        raw = inflater.decompress(blob, MAX_DECODED)
+        if inflater.unconsumed_tail or not inflater.eof:
+            raise CorruptValue("not a complete zlib stream within the size limit")
+        document: Any = json.loads(raw)
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            raise CorruptValue("not a game list of a known format")
+        fetched_at: Any = document.get("fetched_at")
+        if type(fetched_at) not in (int, float) or not math.isfinite(fetched_at):
+            raise CorruptValue("fetched_at is not a finite number")
+        content = document.get("content")
+        if not isinstance(content, dict):
+            raise CorruptValue("content is not an object")
+        return structure(content, GameList), float(fetched_at)
+    except CorruptValue:
+        raise
+    except Exception as error:  # zlib.error, JSON, cattrs: all mean "not ours"
+        raise CorruptValue(f"{type(error).__name__}: {error}") from None
+
+
+@attrs.define
+class SharedCounters:
+    shared_hits: int = 0  # lists taken from the store instead of the platform
+    lock_waits: int = 0  # loads that waited for another process's fetch
+    takeovers: int = 0  # fetches started after a lock holder vanished without writing
+    store_errors: int = 0  # store operations that failed or were skipped (store down)
+
+
+class SharedGameList:
+    """One client's view of the fleet's list in ``store`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: GameListStore,
+        *,
+        namespace: str,
+        ttl: float,
+        max_stale: float,
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._ns = namespace
+        self._ttl = ttl
+        self._max_stale = max(max_stale, ttl)
+        self._keep_for = self._max_stale + KEEP_MARGIN
+        self._clock = clock
+        self._settings = store.settings
+        self.counters = SharedCounters()
+        self._known: str | None = None  # the version this process last took or wrote
+        self._seen: str | None = None  # the version the last look at the store found
+        self._on_change: Callable[[Loaded | None], None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._unwatch: Callable[[], None] | None = None
+        self._wakers: set[asyncio.Event] = set()
+        self._drops: set[asyncio.Task[None]] = set()
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    def start(self, on_change: Callable[[Loaded | None], None]) -> None:
+        """Begin watching (idempotent; needs a running loop)."""
+        if self._watcher is not None:
+            return
+        self._on_change = on_change
+        self._unwatch = self._store.watch(self._ns, self._nudge)
+        self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    async def aclose(self) -> None:
+        """Stop watching and finish (or cancel) pending drops; never closes the store."""
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+        tasks = [t for t in (self._watcher, *self._drops) if t is not None]
+        self._watcher = None
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+    # -- what the near cache calls --------------------------------------------------------
+
+    def drop_soon(self) -> None:
+        """Forget the list fleet-wide (``invalidate_games()``); loads wait for it first."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called from synchronous code: no loop to talk to Redis on
+            logger.warning("invalidate_games() outside an event loop dropped this process's "
+                           "game list only; call it from async code to drop it fleet-wide")
+            return
+        task = loop.create_task(self._drop())
+        self._drops.add(task)
+        task.add_done_callback(self._drops.discard)
+
+    async def load(self, fetch: Fetch, *, have: str | None, background: bool,
+                   force: bool) -> Loaded:
+        """The fleet's list, or one fetched (once for the fleet) and shared.
+
+        ``have`` is the version the near cache holds; ``background`` means it serves that
+        list stale meanwhile (so a fleet back-off applies); ``force`` skips reading.
+        """
+        if self._drops:
+            await asyncio.wait(set(self._drops))
+        try:
+            if not force:
+                found = await self._look(skip=have)
+                if found is not None and self._age(found) < (
+                    self._ttl if background else self._max_stale
+                ):
+                    self.counters.shared_hits += 1
+                    return found
+            if background and not force:
+                left = await self._store.backing_off(self._ns)
+                if left > 0:
+                    raise FleetBackingOff(left)
+            return await self._fetch_or_wait(fetch, force=force)
+        except StoreUnavailable:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # redis-py can turn our cancellation (close()) into a connection error:
+                # closing must not start a fetch of its own.
+                raise asyncio.CancelledError from None
+            self.counters.store_errors += 1
+            return await self._alone(fetch)
+
+    def counts(self) -> dict[str, int]:
+        return attrs.asdict(self.counters)
+
+    # -- the lock -------------------------------------------------------------------------
+
+    async def _fetch_or_wait(self, fetch: Fetch, *, force: bool) -> Loaded:
+        token = secrets.token_hex(16)
+        deadline = time.monotonic() + self._settings.lock_wait  # real time, like the lease
+        seen = None if force else self._seen  # the version our look found
+        check = not force  # may a list written meanwhile answer us?
+        orphaned = waited = False
+        while True:
+            lease = await self._store.acquire(self._ns, token)
+            if lease is not None:
+                if check:
+                    written = await self._written_meanwhile(lease, seen)
+                    if written is not None:
+                        return written
+                if orphaned:
+                    self.counters.takeovers += 1
+                return await self._as_holder(fetch, lease)
+            if not waited:
+                waited = True
+                self.counters.lock_waits += 1
+            seen = (await self._store.peek(self._ns)).version
+            while True:
+                if time.monotonic() > deadline:
+                    logger.info("waited %.0f s for another process's fetch; fetching here",
+                                self._settings.lock_wait)
+                    return await self._alone(fetch)
+                await self._sleep(self._settings.wait_step)
+                peek = await self._store.peek(self._ns)
+                if peek.version != seen and peek.version is not None:
+                    if not peek.version.startswith(TOMBSTONE_PREFIX):
+                        found = await self._look(skip=None)
+                        if found is not None:
+                            self.counters.shared_hits += 1
+                            return found
+                    orphaned, check = False, False  # dropped (a definite error): see it here
+                    break
+                if not peek.locked:
+                    if await self._store.backing_off(self._ns) > 0:
+                        return await self._alone(fetch)  # the holder failed: see it here
+                    orphaned = True
+                    seen = peek.version
+                    break
+
+    async def _written_meanwhile(self, lease: Lease, seen: str | None) -> Loaded | None:
+        """A fresh list another process wrote between our look and our lock, if any (then
+        the lock is given back): without this check, a process that looked just before the
+        previous holder's write would fetch a second time."""
+        version = lease.version
+        if version is None or version == seen or version.startswith(TOMBSTONE_PREFIX):
+            return None
+        found = await self._look(skip=None)
+        if found is None or self._age(found) >= self._ttl:
+            return None
+        await self._quietly(self._store.release(self._ns, lease))
+        self.counters.shared_hits += 1
+        return found
+
+    async def _as_holder(self, fetch: Fetch, lease: Lease) -> Loaded:
+        renewer = asyncio.get_running_loop().create_task(self._renew(lease))
+        try:
+            value = await fetch()
+        except GameApiError as error:
+            await self._after_failure(error, lease)
+            raise
+        except Exception:
+            await self._quietly(self._store.release(self._ns, lease))
+            raise
+        finally:
+            renewer.cancel()
+            await asyncio.wait([renewer])
+        fetched_at = self._clock.time()
+        version: str | None = None
+        try:
+            version = await self._store.write(
+                self._ns, lease, encode(value, fetched_at), self._keep_for
+            )
+        except StoreUnavailable:
+            self.counters.store_errors += 1
+        else:
+            if version is None:
+                logger.info("a newer game list or a drop reached the store during this "
+                            "fetch; not overwriting it")
+            else:
+                self._known = version
+        return Loaded(value, fetched_at, version)
+
+    async def _after_failure(self, error: GameApiError, lease: Lease) -> None:
+        if is_transient(error):
+            await self._quietly(self._store.back_off(self._ns, FLEET_BACKOFF))
+            await self._quietly(self._store.release(self._ns, lease))
+        else:  # misconfiguration: nobody in the fleet should keep serving the list
+            await self._drop()
+            await self._quietly(self._store.release(self._ns, lease))
+
+    async def _renew(self, lease: Lease) -> None:
+        while True:
+            await asyncio.sleep(self._settings.lease / 3)
+            try:
+                if not await self._store.renew(self._ns, lease):
+                    return  # lost: our write will be fenced out
+            except StoreUnavailable:
+                self.counters.store_errors += 1
+
+    async def _alone(self, fetch: Fetch) -> Loaded:
+        value = await fetch()
+        return Loaded(value, self._clock.time(), None)
+
+    # -- reading and watching -------------------------------------------------------------
+
+    async def _look(self, *, skip: str | None) -> Loaded | None:
+        """The stored list, or ``None``; when its version is ``skip`` nothing is fetched."""
+        if skip is not None:
+            peek = await self._store.peek(self._ns)
+            self._seen = peek.version
+            if peek.version is None or peek.version == skip:
+                return None
+        got = await self._store.read(self._ns)
+        self._seen = None if got is None else got[0]
+        if got is None or got[0].startswith(TOMBSTONE_PREFIX):
+            return None
+        version, blob = got
+        try:
+            value, fetched_at = decode(blob)
+        except CorruptValue as problem:
+            logger.warning("ignoring a game list in the shared store that is not valid (%s); "
+                           "it will be overwritten", problem)
+            self._known = version
+            return None
+        self._known = version
+        return Loaded(value, fetched_at, version)
+
+    async def _watch(self) -> None:
+        while self._watcher is not None:  # cleared by aclose(), whatever redis-py does
+            await self._sleep(self._settings.poll_interval)
+            try:
+                peek = await self._store.peek(self._ns)
+                if peek.version is None or peek.version == self._known:
+                    continue
+                if peek.version.startswith(TOMBSTONE_PREFIX):
+                    self._known = peek.version
+                    self._tell(None)
+                    continue
+                found = await self._look(skip=None)
+            except StoreUnavailable:
+                self.counters.store_errors += 1
+                continue
+            if found is not None:
+                self.counters.shared_hits += 1
+                self._tell(found)
+
+    def _tell(self, loaded: Loaded | None) -> None:
+        if self._on_change is not None:
+            self._on_change(loaded)
+
+    async def _drop(self) -> None:
+        try:
+            self._known = await self._store.drop(self._ns, self._keep_for)
+        except StoreUnavailable:
+            self.counters.store_errors += 1
+
+    async def _quietly(self, operation: Awaitable[object]) -> None:
+        try:
+            await operation
+        except StoreUnavailable:
+            self.counters.store_errors += 1
+
+    def age(self, loaded: Loaded) -> float:
+        return self._age(loaded)
+
+    def _age(self, loaded: Loaded) -> float:
+        return max(0.0, self._clock.time() - loaded.fetched_at)
+
+    def _nudge(self) -> None:
+        for waker in self._wakers:
+            waker.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of real time, or less when the store nudges."""
+        waker = asyncio.Event()
+        self._wakers.add(waker)
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await waker.wait()
+        finally:
+            self._wakers.discard(waker)

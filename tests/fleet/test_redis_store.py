@@ -1,0 +1,240 @@
+"""``RedisGameListStore`` itself: the lock, fencing, ownership, the lazy import, outages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+import redis.asyncio as aioredis
+
+from gameapi_async import GameApiClient, RedisGameListStore
+from gameapi_async.testing import FakePlatform
+
+from .conftest import list_requests
+from .redis_server import RedisServer
+from .support import eventually, namespace_keys
+
+MakeClient = Callable[..., GameApiClient]
+MakeStore = Callable[..., RedisGameListStore]
+NS = "test-namespace"
+
+
+async def test_a_holder_paused_past_its_lease_cannot_overwrite_the_newer_list(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    store = make_store(lease=0.3)
+    paused = await store.acquire(NS, "paused-holder-token")
+    assert paused is not None
+    assert await store.acquire(NS, "someone-else") is None  # held
+    server = redis_server.client()
+    await eventually(lambda: not server.exists(f"gameapi:{{{NS}}}:lock"), "the lease to lapse")
+    taker = await store.acquire(NS, "taker-token")
+    assert taker is not None
+    assert taker.fence > paused.fence
+    assert await store.write(NS, taker, b"newer", 60) is not None
+    assert await store.write(NS, paused, b"older", 60) is None  # fenced out, atomically
+    assert not await store.renew(NS, paused)
+    stored = await store.read(NS)
+    assert stored is not None
+    assert stored[1] == b"newer"
+
+
+async def test_a_write_after_a_drop_is_refused(make_store: MakeStore) -> None:
+    store = make_store()
+    lease = await store.acquire(NS, "holder-token")
+    assert lease is not None
+    tombstone = await store.drop(NS, 60)
+    assert tombstone.startswith("x")
+    assert await store.write(NS, lease, b"from before the drop", 60) is None
+    assert (await store.peek(NS)).version == tombstone
+
+
+async def test_release_never_frees_someone_elses_lock(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    store = make_store(lease=0.3)
+    first = await store.acquire(NS, "first-token")
+    assert first is not None
+    server = redis_server.client()
+    await eventually(lambda: not server.exists(f"gameapi:{{{NS}}}:lock"), "the lease to lapse")
+    second = await store.acquire(NS, "second-token")
+    assert second is not None
+    await store.release(NS, first)
+    assert (await store.peek(NS)).locked
+
+
+async def test_a_live_holder_renews_its_lease_so_a_slow_platform_is_fetched_once(
+    platform: FakePlatform, make_store: MakeStore, make_fleet_client: MakeClient
+) -> None:
+    platform.faults.latency = 2.0  # several leases long
+    store = make_store(lease=0.5)
+    clients = [make_fleet_client(games_store=store, timeout=60) for _ in range(3)]
+    results = await asyncio.gather(*(c.list_games() for c in clients))
+    assert list_requests(platform) == 1
+    assert len({r.request_id for r in results}) == 1
+    assert sum(c.cache_stats().takeovers for c in clients) == 0
+    assert sum(c.cache_stats().lock_waits for c in clients) == 2
+
+
+async def test_a_store_built_from_a_url_owns_its_pool_and_a_given_client_is_left_open(
+    redis_server: RedisServer,
+) -> None:
+    given = aioredis.Redis(unix_socket_path=str(redis_server.socket))
+    async with RedisGameListStore(given) as store:
+        assert (await store.peek(NS)).version is None
+    assert await given.ping()  # not closed by the store
+    await given.aclose()
+    server = redis_server.client()
+    baseline = len(server.client_list())
+    owned = RedisGameListStore(redis_server.url)
+    await owned.peek(NS)
+    assert len(server.client_list()) == baseline + 1
+    await owned.aclose()
+    await eventually(lambda: len(server.client_list()) == baseline, "the pool to disconnect")
+    assert "SECRET" not in repr(owned)
+
+
+async def test_a_client_never_closes_the_store_it_was_given(
+    make_store: MakeStore, make_fleet_client: MakeClient
+) -> None:
+    store = make_store()
+    async with make_fleet_client(games_store=store) as one:
+        await one.list_games()
+    async with make_fleet_client(games_store=store) as two:  # the same store, still open
+        await two.list_games()
+        assert two.cache_stats().shared_hits == 1
+
+
+def test_decode_responses_clients_are_refused() -> None:
+    from gameapi_async import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError) as caught:
+        RedisGameListStore(aioredis.Redis(decode_responses=True))
+    assert caught.value.field == "redis"
+
+
+def test_importing_the_package_does_not_import_redis_and_a_missing_extra_says_what_to_install(
+) -> None:
+    script = (
+        "import sys\n"
+        "import gameapi_async\n"
+        "assert 'redis' not in sys.modules, 'redis imported eagerly'\n"
+        "sys.modules['redis'] = None  # as if the extra were not installed\n"
+        "try:\n"
+        "    gameapi_async.RedisGameListStore\n"
+        "except ImportError as error:\n"
+        "    print(error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "pip install 'gameapi-async[redis]'" in done.stdout
+
+
+# -- Redis failures are never caller failures -------------------------------------------------
+
+
+async def test_redis_down_at_start_then_back_sharing_resumes_with_one_warning(
+    platform: FakePlatform, make_fleet_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = RedisServer()  # not started: nothing listens on its socket yet
+    caplog.set_level(logging.INFO, "gameapi_async.store")
+    try:
+        store = RedisGameListStore(server.url, poll_interval=0.2)
+        async with store:
+            client = make_fleet_client(games_store=store)
+            for _ in range(5):
+                games = await client.list_games(refresh=True)
+                assert len(games.games) == len(platform.games)
+            warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+            assert len(warnings) == 1
+            assert client.cache_stats().store_errors >= 1
+            server.start()
+            redis = server.client()
+
+            async def refresh_until_shared() -> None:
+                while not any(k.endswith(":value") for k in namespace_keys(redis)):
+                    await client.list_games(refresh=True)
+                    await asyncio.sleep(0.05)
+
+            await asyncio.wait_for(refresh_until_shared(), 60)
+            assert "sharing the game list again" in caplog.text
+            assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+    finally:
+        server.close()
+
+
+@pytest.mark.slow
+async def test_redis_flapping_or_frozen_never_fails_a_call_and_warns_once_per_outage(
+    platform: FakePlatform, make_fleet_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = RedisServer().start()
+    caplog.set_level(logging.INFO, "gameapi_async.store")
+    try:
+        async with RedisGameListStore(server.url, poll_interval=0.2, timeout=0.5) as store:
+            client = make_fleet_client(games_store=store)
+            await client.list_games()
+            outages = 0
+            for down in ("killed", "frozen", "killed"):
+                if down == "killed":
+                    server.stop()
+                else:
+                    server.pause()
+                outages += 1
+                for _ in range(3):  # each goes to the platform; none fails
+                    games = await client.list_games(refresh=True)
+                    assert len(games.games) == len(platform.games)
+                await eventually(
+                    lambda n=outages: _count(caplog, logging.WARNING) >= n, "the warning"
+                )
+                if down == "killed":
+                    server.start()
+                else:
+                    server.resume()
+
+                async def until_resumed(n: int = outages) -> None:
+                    while _count(caplog, logging.INFO, "again") < n:
+                        await client.list_games(refresh=True)
+                        await asyncio.sleep(0.05)
+
+                await asyncio.wait_for(until_resumed(), 60)
+            assert _count(caplog, logging.WARNING) == outages  # one per outage, not per call
+            assert client.cache_stats().errors == 0
+    finally:
+        server.close()
+
+
+def _count(caplog: pytest.LogCaptureFixture, level: int, text: str = "") -> int:
+    return len([
+        r for r in caplog.records
+        if r.levelno == level and r.name == "gameapi_async.store" and text in r.getMessage()
+    ])
+
+
+def test_invalidate_outside_a_loop_drops_this_processs_list_and_says_so(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def prepare() -> tuple[FakePlatform, RedisGameListStore, GameApiClient]:
+        fake = await FakePlatform(agent_id=1, api_token="fleet-SECRET-token-42").start()
+        store = RedisGameListStore(redis_server.url)
+        client = GameApiClient(base_url=fake.base_url, agent_id=1,
+                               api_token="fleet-SECRET-token-42", games_store=store)
+        await client.list_games()
+        return fake, store, client
+
+    loop = asyncio.new_event_loop()
+    try:
+        fake, store, client = loop.run_until_complete(prepare())
+        caplog.set_level(logging.WARNING, "gameapi_async.store")
+        client.invalidate_games()  # no running loop here
+        assert client.cache_stats().age is None
+        assert "this process's game list only" in caplog.text
+        loop.run_until_complete(client.close())
+        loop.run_until_complete(store.aclose())
+        loop.run_until_complete(fake.stop())
+    finally:
+        loop.close()

@@ -1,0 +1,302 @@
+"""Fleet behaviour of ``games_store=``, several clients (each standing for one process) on one
+real redis-server; the real-process versions are in test_processes.py."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import time
+import zlib
+from collections.abc import Callable
+
+import pytest
+
+from gameapi_async import (
+    GameApiClient,
+    InvalidParameterError,
+    InvalidSignatureError,
+    RedisGameListStore,
+)
+from gameapi_async.testing import FakePlatform
+
+from ..support import FakeClock
+from .conftest import FLEET_TOKEN, list_requests
+from .redis_server import RedisServer
+from .support import command_calls, commands_processed, eventually, namespace_keys
+
+MakeClient = Callable[..., GameApiClient]
+MakeStore = Callable[..., RedisGameListStore]
+
+
+def version(server: RedisServer) -> str | None:
+    keys = [k for k in namespace_keys(server.client()) if k.endswith(":version")]
+    if not keys:
+        return None
+    value = server.client().get(keys[0])
+    return None if value is None else value.decode()
+
+
+async def test_concurrent_clients_share_one_upstream_request(
+    platform: FakePlatform, make_store: MakeStore, make_fleet_client: MakeClient
+) -> None:
+    platform.faults.latency = 0.5
+    store = make_store()
+    clients = [make_fleet_client(games_store=store) for _ in range(4)]
+    results = await asyncio.gather(*(c.list_games() for c in clients for _ in range(200)))
+    assert list_requests(platform) == 1
+    assert all(len(r.games) == len(platform.games) for r in results)
+    assert len({r.request_id for r in results}) == 1
+    stats = [c.cache_stats() for c in clients]
+    assert sum(s.lock_waits for s in stats) + sum(s.shared_hits for s in stats) >= 3
+
+
+async def test_warm_calls_send_nothing_to_redis(
+    platform: FakePlatform, redis_server: RedisServer, make_store: MakeStore,
+    make_fleet_client: MakeClient,
+) -> None:
+    client = make_fleet_client(games_store=make_store(poll_interval=3600))
+    first = await client.list_games()
+    server = redis_server.client()
+    before = commands_processed(server)
+    for _ in range(1000):
+        assert await client.list_games() is first
+    after = commands_processed(server)
+    assert after - before == 1  # the second INFO itself, nothing else
+    assert client.cache_stats().hits == 1000
+
+
+async def test_a_list_written_elsewhere_is_picked_up_without_fetching(
+    platform: FakePlatform, make_store: MakeStore, make_fleet_client: MakeClient
+) -> None:
+    writer = make_fleet_client(games_store=make_store())
+    reader = make_fleet_client(games_store=make_store())
+    old = await writer.list_games()
+    assert (await reader.list_games()).request_id == old.request_id
+    assert reader.cache_stats().shared_hits == 1
+    new = await writer.list_games(refresh=True)
+    assert new.request_id != old.request_id
+    requests = list_requests(platform)
+    await eventually(
+        lambda: reader.cache_stats().shared_hits >= 2, "the reader to pick up the new list"
+    )
+    assert (await reader.list_games()).request_id == new.request_id
+    assert list_requests(platform) == requests  # the reader never went upstream
+
+
+async def test_polls_transfer_only_the_version_not_an_unchanged_list(
+    redis_server: RedisServer, make_store: MakeStore, make_fleet_client: MakeClient,
+    platform: FakePlatform,
+) -> None:
+    platform.games = {g.id: g for g in _many_games(3000)}
+    client = make_fleet_client(games_store=make_store(poll_interval=0.05))
+    await client.list_games()
+    server = redis_server.client()
+    reads = command_calls(server, "evalsha")  # the value is only ever read by a script
+    polls = command_calls(server, "mget")  # the version check
+    await eventually(lambda: command_calls(server, "mget") >= polls + 20, "20 version checks")
+    assert command_calls(server, "evalsha") == reads  # the unchanged list was not read again
+
+async def test_past_the_ttl_the_stale_list_is_served_and_one_client_refreshes(
+    platform: FakePlatform, make_store: MakeStore, make_fleet_client: MakeClient
+) -> None:
+    clock = FakeClock(wall=time.time())
+    clients = [
+        make_fleet_client(games_store=make_store(), clock=clock, games_ttl=600)
+        for _ in range(4)
+    ]
+    first = await clients[0].list_games()
+    for c in clients[1:]:
+        assert (await c.list_games()).request_id == first.request_id
+    assert list_requests(platform) == 1
+    clock.advance(700)
+    platform.faults.clock_offset = 700  # the platform's clock moves with ours
+    platform.faults.latency = 0.3
+    served = await asyncio.gather(*(c.list_games() for c in clients for _ in range(50)))
+    assert {r.request_id for r in served} == {first.request_id}  # stale, at once
+
+    async def everyone_has_the_new_list() -> bool:
+        lists = [await c.list_games() for c in clients]
+        return len({r.request_id for r in lists}) == 1 and lists[0] is not first
+
+    done: list[bool] = [False]
+
+    async def watch() -> None:
+        while not done[0]:
+            done[0] = await everyone_has_the_new_list()
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(watch(), 60)
+    assert list_requests(platform) == 2
+
+
+async def test_a_new_client_during_an_outage_gets_the_fleets_list_and_the_fleet_backs_off(
+    platform: FakePlatform, redis_server: RedisServer, make_store: MakeStore,
+    make_fleet_client: MakeClient, caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock(wall=time.time())
+    first = await make_fleet_client(games_store=make_store(), clock=clock).list_games()
+    clock.advance(4 * 3600)  # past the TTL, within max-stale
+    platform.faults.clock_offset = 4 * 3600
+    platform.faults.error_rate = 1.0
+    platform.faults.error_statuses = (503,)
+    newcomer = make_fleet_client(games_store=make_store(), clock=clock)
+    assert (await newcomer.list_games()).request_id == first.request_id  # no error
+    assert list_requests(platform) == 1
+    caplog.set_level(logging.WARNING, "gameapi_async")
+    await newcomer.list_games()  # stale: refreshes in the background, which fails
+    server = redis_server.client()
+    await eventually(lambda: list_requests(platform) == 2, "the failed refresh")
+    await eventually(
+        lambda: any(k.endswith(":backoff") for k in namespace_keys(server)), "the back-off"
+    )
+    await eventually(lambda: newcomer.cache_stats().errors == 1, "the refresh to finish")
+    other = make_fleet_client(games_store=make_store(), clock=clock)
+    assert (await other.list_games()).request_id == first.request_id
+    looks = command_calls(server, "pttl")
+    assert (await other.list_games()).request_id == first.request_id  # starts its refresh
+    await eventually(lambda: command_calls(server, "pttl") > looks, "the back-off check")
+    for _ in range(3):
+        assert (await other.list_games()).request_id == first.request_id
+    assert list_requests(platform) == 2  # the fleet backed off: no second failing refresh
+    assert other.cache_stats().errors == 0
+
+
+async def test_a_definite_error_drops_the_list_for_every_client(
+    platform: FakePlatform, make_store: MakeStore, make_fleet_client: MakeClient
+) -> None:
+    first_client = make_fleet_client(games_store=make_store())
+    second_client = make_fleet_client(games_store=make_store())
+    await first_client.list_games()
+    await second_client.list_games()
+    platform.agents[1] = "a-rotated-token"  # our token no longer signs validly
+    with pytest.raises(InvalidSignatureError):
+        await first_client.list_games(refresh=True)
+    await eventually(lambda: second_client.cache_stats().age is None, "the drop to arrive")
+    with pytest.raises(InvalidSignatureError):
+        await second_client.list_games()
+    platform.agents[1] = FLEET_TOKEN
+
+
+async def test_invalidate_is_fleet_wide_and_fences_out_a_fetch_in_flight(
+    platform: FakePlatform, redis_server: RedisServer, make_store: MakeStore,
+    make_fleet_client: MakeClient,
+) -> None:
+    first_client = make_fleet_client(games_store=make_store())
+    second_client = make_fleet_client(games_store=make_store())
+    await first_client.list_games()
+    await second_client.list_games()
+    server = redis_server.client()
+    platform.faults.latency = 1.0
+    refreshing = asyncio.ensure_future(second_client.list_games(refresh=True))
+    await eventually(
+        lambda: any(k.endswith(":lock") for k in namespace_keys(server)), "the fetch lock"
+    )
+    first_client.invalidate_games()
+    await eventually(lambda: (version(redis_server) or "").startswith("x"), "the drop")
+    refreshed = await refreshing  # its caller still gets its answer...
+    assert len(refreshed.games) == len(platform.games)
+    assert (version(redis_server) or "").startswith("x")  # ...but it wrote nothing
+    assert not any(k.endswith(":value") for k in namespace_keys(server))
+    assert not any(k.endswith(":lock") for k in namespace_keys(server))  # given back
+    await eventually(lambda: second_client.cache_stats().age is None, "the drop to arrive")
+    platform.faults.latency = 0.0
+    requests = list_requests(platform)
+    await second_client.list_games()
+    assert list_requests(platform) == requests + 1
+
+
+async def test_two_agents_in_one_redis_never_see_each_others_list(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    async with FakePlatform(agents={1: "token-one-SECRET", 2: "token-two-SECRET"}) as fake:
+        fake.set_unavailable(2, {next(iter(fake.games))})
+        store = make_store()
+        one = GameApiClient(base_url=fake.base_url, agent_id=1, api_token="token-one-SECRET",
+                            games_store=store)
+        two = GameApiClient(base_url=fake.base_url, agent_id=2, api_token="token-two-SECRET",
+                            games_store=store)
+        async with one, two:
+            games_one = await one.list_games()
+            games_two = await two.list_games()
+        assert len(games_one.games) == len(games_two.games) + 1
+        assert len(fake.requests_to("/api/games/list")) == 2
+    keys = namespace_keys(redis_server.client())
+    tags = {key.split("{")[1].split("}")[0] for key in keys}
+    assert len(tags) == 2
+    for key in keys:
+        assert "SECRET" not in key
+        assert "127.0.0.1" not in key
+        assert key.startswith("gameapi:{")
+        assert key.count("{") == 1
+
+
+async def test_the_stored_value_is_compressed_json_never_pickle(
+    redis_server: RedisServer, make_store: MakeStore, make_fleet_client: MakeClient
+) -> None:
+    import json
+
+    games = await make_fleet_client(games_store=make_store()).list_games()
+    server = redis_server.client()
+    value_key = next(k for k in namespace_keys(server) if k.endswith(":value"))
+    document = json.loads(zlib.decompress(server.get(value_key) or b""))
+    assert document["content"]["total"] == games.total
+    assert [g["id"] for g in document["content"]["games"]] == [g.id for g in games.games]
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        b"not zlib at all",
+        zlib.compress(b"{not json"),
+        zlib.compress(b'{"format": 1, "fetched_at": 1, "content": {"games": "x"}}'),
+        pickle.dumps({"games": []}),
+    ],
+    ids=["garbage", "bad-json", "wrong-shape", "pickle"],
+)
+async def test_a_corrupt_or_foreign_value_is_a_logged_miss_and_is_overwritten(
+    stored: bytes, platform: FakePlatform, redis_server: RedisServer, make_store: MakeStore,
+    make_fleet_client: MakeClient, caplog: pytest.LogCaptureFixture,
+) -> None:
+    seeding = make_fleet_client(games_store=make_store())
+    await seeding.list_games()
+    server = redis_server.client()
+    value_key = next(k for k in namespace_keys(server) if k.endswith(":value"))
+    server.set(value_key, stored)
+    caplog.set_level(logging.WARNING, "gameapi_async.store")
+    fresh = make_fleet_client(games_store=make_store())
+    games = await fresh.list_games()
+    assert len(games.games) == len(platform.games)
+    assert list_requests(platform) == 2
+    assert "not valid" in caplog.text
+    assert zlib.decompress(server.get(value_key) or b"").startswith(b"{")
+
+
+async def test_games_store_must_be_a_store(make_fleet_client: MakeClient) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        make_fleet_client(games_store="redis://localhost")
+    assert caught.value.field == "games_store"
+
+
+@pytest.mark.parametrize("setting", ["lease", "poll_interval", "lock_wait", "timeout"])
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), True, "1"])
+async def test_store_settings_are_checked_naming_the_field(setting: str, bad: object) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        RedisGameListStore("redis://127.0.0.1:1/0", **{setting: bad})
+    assert caught.value.field == setting
+
+
+async def test_a_url_that_is_not_redis_is_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        RedisGameListStore("http://127.0.0.1:6379/0")
+    assert caught.value.field == "redis"
+
+
+def _many_games(count: int) -> list[object]:
+    from gameapi_async import Game
+
+    return [
+        Game(id=i, title=f"Game {i}", brand=f"Brand {i % 40}",
+             image_url=f"https://cdn.example.test/games/{i}.png", demo=i % 3 == 0)
+        for i in range(1, count + 1)
+    ]
