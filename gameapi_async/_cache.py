@@ -132,6 +132,9 @@ class GameListCache:
         self._retry_not_before = float("-inf")
         self._counters = _Counters()
         self._closed = False
+        # Told how each get() is answered ("hit", "stale", "join" or "miss"), synchronously in
+        # the caller's task; set by the client when telemetry is on, else None (no cost).
+        self.observer: Callable[[str], None] | None = None
 
     @property
     def ttl(self) -> float | None:
@@ -147,17 +150,25 @@ class GameListCache:
             now = self._clock.monotonic()
             if now < last.fresh_until:
                 self._counters.hits += 1
+                if self.observer is not None:
+                    self.observer("hit")
                 return last.value
             if now < last.stale_until:
                 self._counters.stale_served += 1
+                if self.observer is not None:
+                    self.observer("stale")
                 self._refresh_in_background(fetch)
                 return last.value
         flight = self._flight
         if flight is None:
             self._counters.misses += 1
+            if self.observer is not None:
+                self.observer("miss")
             flight = self._start(fetch, background=False, refresh=refresh)
         else:
             self._counters.joins += 1
+            if self.observer is not None:
+                self.observer("join")
         return await self._wait(flight)
 
     def invalidate(self) -> None:

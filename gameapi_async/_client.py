@@ -8,7 +8,7 @@ import random
 import ssl as ssl_module
 from collections.abc import Awaitable, Iterable, Sequence
 from types import TracebackType
-from typing import Any, NoReturn, Self
+from typing import TYPE_CHECKING, Any, NoReturn, Self
 
 import aiohttp
 import attrs
@@ -41,9 +41,13 @@ from ._sender import Sender
 from ._shared import SharedGameList, namespace_for
 from ._signing import Signer
 from ._store import GameListStore
+from ._telemetry import GamesGetter, bind_telemetry
 from ._transport import AiohttpTransport, Transport
 from ._validation import validate_params, validate_positive_int
 from .middleware import AttemptObserver, ClockSkewMiddleware, RetryMiddleware
+
+if TYPE_CHECKING:
+    from .otel import Telemetry  # imported only by callers who pass one
 
 __all__ = ["GameApiClient"]
 
@@ -138,6 +142,7 @@ class _Shared:
         self.clock = clock
         self.skew = skew
         self.games = games
+        self.get_games: GamesGetter = games.get  # list_games() awaits it; telemetry wraps it
         self.closed = False
         self.binding = LoopBinding(self._release)
         self.closing: asyncio.Task[None] | None = None  # the one task that closes everything
@@ -207,6 +212,8 @@ class GameApiClient:
         clock: an injectable clock (time, monotonic, sleep), for tests.
         rng: the random source of backoff jitter, for repeatable tests.
         transport: a custom transport (tests, other HTTP stacks); replaces ``session``.
+        telemetry: a ``gameapi_async.otel.Telemetry`` for OpenTelemetry spans and metrics
+            (the ``otel`` extra); without it nothing of OpenTelemetry is imported.
     """
 
     __slots__ = ("_options", "_shared")
@@ -232,6 +239,7 @@ class GameApiClient:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         transport: Transport | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         agent_id = validate_positive_int("agent_id", agent_id)
@@ -262,12 +270,21 @@ class GameApiClient:
             )
         sender = Sender(agent_id=agent_id, signer=signer, transport=transport, clock=clock)
         hooks = _check_hooks(on_event)
-        skew = ClockSkewMiddleware(clock=clock, hooks=hooks)
+        call_hooks = hooks
+        attempt: Handler = sender
+        instruments = None
+        if telemetry is not None:
+            # Telemetry hears retries and resyncs as events and times attempts itself, so the
+            # attempt observer keeps its fast path when no hook of the caller's listens.
+            instruments = bind_telemetry(telemetry, base_url=base_url, agent_id=agent_id)
+            call_hooks = (*hooks, instruments.on_event)
+            attempt = instruments.wrap_attempt(sender)
+        skew = ClockSkewMiddleware(clock=clock, hooks=call_hooks)
         # The built-in middlewares are bound directly (no wrapper frame per layer and call);
         # the caller's own go through ``compose``, exactly as documented.
-        retrier = RetryMiddleware(clock=clock, rng=rng, hooks=hooks)
+        retrier = RetryMiddleware(clock=clock, rng=rng, hooks=call_hooks)
         observer = AttemptObserver(clock=clock, hooks=hooks)
-        builtins = skew._bind_next(retrier._bind_next(observer._bind_next(sender)))
+        builtins = skew._bind_next(retrier._bind_next(observer._bind_next(attempt)))
         store = _check_store(games_store)
         games_ttl = check_seconds("games_ttl", games_ttl or None)
         max_stale = _check_max_stale(games_max_stale)
@@ -285,15 +302,21 @@ class GameApiClient:
                 clock=clock,
             ),
         )
+        handler = compose(_check_middlewares(middlewares), builtins)
+        if instruments is not None:
+            handler = instruments.wrap_handler(handler)  # outermost: the whole logical call
+            games.observer = instruments.on_cache_lookup
         self._shared = _Shared(
             base_url=base_url,
             agent_id=agent_id,
             transport=transport,
-            handler=compose(_check_middlewares(middlewares), builtins),
+            handler=handler,
             clock=clock,
             skew=skew,
             games=games,
         )
+        if instruments is not None:
+            self._shared.get_games = instruments.wrap_games(games.get)
         self._options = options
 
     @classmethod
@@ -404,7 +427,7 @@ class GameApiClient:
         running) and raises if that fails, cached list or not.
         """
         self._check_open()
-        return await self._shared.games.get(self._fetch_games, refresh=refresh)
+        return await self._shared.get_games(self._fetch_games, refresh=refresh)
 
     async def get_game(self, game_id: int) -> Game | None:
         """One game by id, from the (cached) game list; ``None`` when the agent has no such

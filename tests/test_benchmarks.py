@@ -73,3 +73,23 @@ def check_reports(out: Path) -> None:
     assert "| concurrency | mode |" in table
     assert "Cold stampede" in table
     assert "Callback verification" in table
+
+
+@pytest.mark.slow
+def test_the_telemetry_benchmark_pairs_each_mode_with_the_client_without() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.telemetry", "--quick", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = json.loads(result.stdout)
+    paths = {(row["transport"], row["mode"]) for row in rows}
+    for transport in ("loopback", "in-process"):
+        assert {(transport, "no telemetry"), (transport, "Telemetry(), no SDK"),
+                (transport, "Telemetry(SDK)")} <= paths
+    assert {("cache hit", "no telemetry"), ("cache hit", "Telemetry(), no SDK")} <= paths
+    for row in rows:
+        assert row["cpu_us_per_call"] > 0
+        assert row["ratio_min"] <= row["ratio_to_no_telemetry"] <= row["ratio_max"]
+        if row["mode"] == "no telemetry":
+            assert row["ratio_to_no_telemetry"] == 1.0
