@@ -166,16 +166,18 @@ class RedisGameListStore:
                 raise InvalidParameterError("redis", str(error)) from None
             self._owned = True
         elif isinstance(redis, aioredis.Redis):
-            if redis.connection_pool.connection_kwargs.get("decode_responses"):
-                raise InvalidParameterError(
-                    "redis", "the stored value is compressed bytes: use decode_responses=False"
-                )
             self._redis = redis
             self._owned = False
         else:
             raise InvalidParameterError(
                 "redis",
                 f"must be a redis:// URL or a redis.asyncio.Redis, got {type(redis).__name__}",
+            )
+        # A URL may ask for it too (``?decode_responses=true``): redis-py would then decode the
+        # compressed value as UTF-8 and fail inside list_games() instead of in the store.
+        if self._redis.connection_pool.connection_kwargs.get("decode_responses"):
+            raise InvalidParameterError(
+                "redis", "the stored value is compressed bytes: use decode_responses=False"
             )
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._read = self._redis.register_script(_READ)

@@ -117,6 +117,19 @@ def test_decode_responses_clients_are_refused() -> None:
     assert caught.value.field == "redis"
 
 
+def test_a_url_asking_for_decode_responses_is_refused() -> None:
+    """``?decode_responses=true`` in the URL would make redis-py decode the compressed value
+    as UTF-8: a UnicodeDecodeError in ``list_games()`` instead of a shared list."""
+    from gameapi_async import InvalidParameterError
+
+    urls = ("redis://127.0.0.1:6379/0?decode_responses=True", "unix:///tmp/r?decode_responses=yes")
+    for url in urls:
+        with pytest.raises(InvalidParameterError) as caught:
+            RedisGameListStore(url)
+        assert caught.value.field == "redis"
+        assert "decode_responses" in str(caught.value)
+
+
 def test_importing_the_package_does_not_import_redis_and_a_missing_extra_says_what_to_install(
 ) -> None:
     script = (
