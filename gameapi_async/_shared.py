@@ -322,6 +322,12 @@ class SharedGameList:
                 if not await self._store.renew(self._ns, lease):
                     return  # lost: our write will be fenced out
             except StoreUnavailable:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # The fetch is over and cancelled us; redis-py turned that into a
+                    # connection error. Carrying on would renew the lock for ever and
+                    # the holder would wait for us for ever.
+                    raise asyncio.CancelledError from None
                 self.counters.store_errors += 1
 
     async def _alone(self, fetch: Fetch) -> Loaded:
