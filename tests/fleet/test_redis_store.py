@@ -251,3 +251,49 @@ def test_invalidate_outside_a_loop_drops_this_processs_list_and_says_so(
         loop.run_until_complete(fake.stop())
     finally:
         loop.close()
+
+
+async def test_every_key_expires(
+    redis_server: RedisServer, make_store: MakeStore, make_fleet_client: MakeClient
+) -> None:
+    client = make_fleet_client(games_store=make_store())
+    await client.list_games()
+    client.invalidate_games()
+    await client.list_games()  # waits for the drop, then fetches and writes again
+    server = redis_server.client()
+    keys = namespace_keys(server)
+    assert {k.rsplit(":", 1)[1] for k in keys} >= {"value", "version", "fence", "gen"}
+    assert {k: server.pttl(k) > 0 for k in keys} == dict.fromkeys(keys, True)
+
+
+async def test_a_fence_counter_that_expired_never_repeats_a_paused_holders_fence(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    store = make_store(lease=60)
+    server = redis_server.client()
+    for n in range(3):
+        lease = await store.acquire(NS, f"holder-{n}")
+        assert lease is not None
+        await store.release(NS, lease)
+    paused = await store.acquire(NS, "paused-holder")
+    assert paused is not None
+    server.delete(f"gameapi:{{{NS}}}:fence", f"gameapi:{{{NS}}}:lock")  # expired, lease lapsed
+    for n in range(4):
+        lease = await store.acquire(NS, f"later-{n}")
+        assert lease is not None
+        assert lease.fence > paused.fence
+        await store.release(NS, lease)
+    assert await store.write(NS, paused, b"older", 60) is None
+
+
+async def test_a_generation_counter_that_expired_still_fences_out_a_fetch_in_flight(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    store = make_store(lease=60)
+    server = redis_server.client()
+    await store.drop(NS, 60)
+    in_flight = await store.acquire(NS, "fetching")
+    assert in_flight is not None
+    server.delete(f"gameapi:{{{NS}}}:gen")  # expired meanwhile
+    await store.drop(NS, 60)  # an invalidation during the fetch
+    assert await store.write(NS, in_flight, b"older", 60) is None
