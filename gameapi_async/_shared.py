@@ -285,7 +285,7 @@ class SharedGameList:
         except GameApiError as error:
             await self._after_failure(error, lease)
             raise
-        except Exception:
+        except BaseException:  # a bug, or cancelled (close()): the fleet takes over at once
             await self._quietly(self._store.release(self._ns, lease))
             raise
         finally:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from gameapi_async import (
+    ClientClosedError,
     GameApiClient,
     InvalidParameterError,
     InvalidSignatureError,
@@ -346,3 +347,23 @@ async def test_lease_renewal_stops_with_the_fetch_even_when_its_cancellation_is_
     assert games.games
     server = redis_server.client()
     assert not [k for k in namespace_keys(server) if k.endswith(":lock")]  # written, released
+
+
+async def test_a_holder_closed_mid_fetch_gives_the_lock_back_at_once(
+    platform: FakePlatform, redis_server: RedisServer, make_store: MakeStore,
+    make_fleet_client: MakeClient,
+) -> None:
+    platform.faults.stall_rate, platform.faults.stall_seconds = 1.0, 600.0
+    store = make_store(lease=600)  # an orphaned lock would outlive the test
+    holder = make_fleet_client(games_store=store)
+    fetching = asyncio.ensure_future(holder.list_games())
+    server = redis_server.client()
+
+    def locks() -> list[str]:
+        return [k for k in namespace_keys(server) if k.endswith(":lock")]
+
+    await eventually(lambda: bool(locks()), "the holder's lock")
+    await holder.close()  # a worker shutting down while it fetches for the fleet
+    with pytest.raises(ClientClosedError):
+        await fetching
+    assert locks() == []  # given back: the fleet need not wait out the lease
