@@ -386,6 +386,10 @@ class RedisGameListStore:
             while not self._closed:
                 wanted = set(self._listeners)
                 if not wanted:
+                    if pubsub is not None:  # nobody watches: stop receiving, free the connection
+                        with contextlib.suppress(*_STORE_ERRORS):
+                            await pubsub.aclose()
+                        pubsub = None
                     await asyncio.sleep(RESTING)
                     continue
                 try:

@@ -297,3 +297,21 @@ async def test_a_generation_counter_that_expired_still_fences_out_a_fetch_in_fli
     server.delete(f"gameapi:{{{NS}}}:gen")  # expired meanwhile
     await store.drop(NS, 60)  # an invalidation during the fetch
     assert await store.write(NS, in_flight, b"older", 60) is None
+
+
+async def test_the_last_client_closing_ends_the_stores_subscription(
+    redis_server: RedisServer, make_store: MakeStore, make_fleet_client: MakeClient
+) -> None:
+    store = make_store()  # lives on, as a store shared by clients that come and go does
+    client = make_fleet_client(games_store=store)
+    await client.list_games()
+    server = redis_server.client()
+
+    def subscribers() -> int:
+        channels = server.pubsub_channels("gameapi:*")
+        return sum(count for _, count in server.pubsub_numsub(*channels)) if channels else 0
+
+    await eventually(lambda: subscribers() == 1, "the store to subscribe")
+    await client.close()
+    # Left subscribed, the store's connection would pile up every announcement unread.
+    await eventually(lambda: subscribers() == 0, "the subscription to end")
