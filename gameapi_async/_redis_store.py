@@ -360,7 +360,9 @@ class RedisGameListStore:
         Pub/sub may drop messages: the poll interval still bounds staleness."""
         channel = _keys(namespace)["changed"]
         self._listeners.setdefault(channel, set()).add(nudge)
-        if self._listener is None and not self._closed:
+        # A finished listener belonged to a loop that ended (``asyncio.run()`` cancels it):
+        # listen again on this one.
+        if (self._listener is None or self._listener.done()) and not self._closed:
             self._listener = asyncio.get_running_loop().create_task(self._listen())
 
         def stop() -> None:

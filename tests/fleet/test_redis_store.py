@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 import pytest
@@ -16,7 +18,7 @@ from gameapi_async.testing import FakePlatform
 
 from .conftest import list_requests
 from .redis_server import RedisServer
-from .support import eventually, namespace_keys
+from .support import DEADLINE, eventually, namespace_keys
 
 MakeClient = Callable[..., GameApiClient]
 MakeStore = Callable[..., RedisGameListStore]
@@ -315,3 +317,27 @@ async def test_the_last_client_closing_ends_the_stores_subscription(
     await client.close()
     # Left subscribed, the store's connection would pile up every announcement unread.
     await eventually(lambda: subscribers() == 0, "the subscription to end")
+
+
+def test_a_store_used_on_a_second_event_loop_listens_there_too(redis_server: RedisServer) -> None:
+    """A script's ``asyncio.run()`` ends with the listener cancelled; the store, made outside
+    any loop, must listen again on the next loop rather than keep the dead task."""
+    store = RedisGameListStore(redis_server.url)
+    channel = f"gameapi:{{{NS}}}:changed"
+
+    async def nudged_by_an_announcement() -> None:
+        nudged = asyncio.Event()
+        stop = store.watch(NS, nudged.set)
+        give_up = time.monotonic() + DEADLINE
+        async with aioredis.Redis.from_url(redis_server.url) as announcer:
+            while not nudged.is_set():  # announce until heard: the subscription is async
+                assert time.monotonic() < give_up, "the store never heard the announcement"
+                await announcer.publish(channel, b"a-version")
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.05):
+                        await nudged.wait()
+        stop()
+
+    asyncio.run(nudged_by_an_announcement())
+    asyncio.run(nudged_by_an_announcement())
+    asyncio.run(store.aclose())
