@@ -161,14 +161,16 @@ class SharedGameList:
         self._watcher = asyncio.get_running_loop().create_task(self._watch())
 
     async def aclose(self) -> None:
-        """Stop watching and finish (or cancel) pending drops; never closes the store."""
+        """Stop watching and let pending drops finish (each is bounded by the store's
+        timeout): ``invalidate_games()`` then ``close()`` must still drop the list
+        fleet-wide. Never closes the store."""
         if self._unwatch is not None:
             self._unwatch()
             self._unwatch = None
-        tasks = [t for t in (self._watcher, *self._drops) if t is not None]
-        self._watcher = None
-        for task in tasks:
-            task.cancel()
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.cancel()
+        tasks = [t for t in (watcher, *self._drops) if t is not None]
         if tasks:
             await asyncio.wait(tasks)
 

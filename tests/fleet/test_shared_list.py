@@ -367,3 +367,16 @@ async def test_a_holder_closed_mid_fetch_gives_the_lock_back_at_once(
     with pytest.raises(ClientClosedError):
         await fetching
     assert locks() == []  # given back: the fleet need not wait out the lease
+
+
+async def test_invalidate_right_before_close_still_drops_the_list_fleet_wide(
+    redis_server: RedisServer, make_store: MakeStore, make_fleet_client: MakeClient
+) -> None:
+    await make_fleet_client(games_store=make_store()).list_games()
+    assert version(redis_server) is not None
+    admin = make_fleet_client(games_store=make_store())  # say, a one-shot admin script
+    admin.invalidate_games()
+    await admin.close()
+    dropped = version(redis_server)
+    assert dropped is not None
+    assert dropped.startswith("x")  # the fleet forgets the list
