@@ -251,6 +251,11 @@ class RedisGameListStore:
             async with asyncio.timeout(self._timeout):
                 result = await command()
         except _STORE_ERRORS as error:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # redis-py turned our cancellation into a connection error: a client
+                # closing, not Redis failing (no WARNING, no rest for the other clients).
+                raise asyncio.CancelledError from None
             self._resting_until = time.monotonic() + RESTING
             if not self._outage:
                 self._outage = True

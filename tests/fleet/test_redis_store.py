@@ -341,3 +341,37 @@ def test_a_store_used_on_a_second_event_loop_listens_there_too(redis_server: Red
     asyncio.run(nudged_by_an_announcement())
     asyncio.run(nudged_by_an_announcement())
     asyncio.run(store.aclose())
+
+
+class _CancellationBecomesConnectionError(aioredis.Redis):
+    """A client whose MGET hangs and, when cancelled, raises a connection error instead,
+    as redis-py can when a cancellation lands while it reads an answer."""
+
+    hanging: asyncio.Event  # set by the test
+
+    async def mget(self, *args: object, **kwargs: object) -> list[bytes | None]:
+        self.hanging.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise aioredis.ConnectionError("Connection closed by server.") from None
+        raise AssertionError("unreachable")
+
+
+async def test_a_cancelled_command_is_no_outage(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cancellation (a client closing) is not Redis failing: no WARNING, no resting that
+    would make every other client of the store fetch alone for a second."""
+    async with _CancellationBecomesConnectionError.from_url(redis_server.url) as redis:
+        store = RedisGameListStore(redis, timeout=DEADLINE)
+        caplog.set_level(logging.INFO, "gameapi_async.store")
+        redis.hanging = asyncio.Event()
+        peeking = asyncio.ensure_future(store.peek(NS))
+        await asyncio.wait_for(redis.hanging.wait(), DEADLINE)
+        peeking.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await peeking
+        assert "unavailable" not in caplog.text
+        assert await store.read(NS) is None  # answered: the store is not resting
+        await store.aclose()
