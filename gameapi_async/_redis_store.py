@@ -111,7 +111,7 @@ return 1
 # KEYS: value version gen; ARGV: tag keep_ms channel counter_keep_ms
 _DROP: Final = _BUMP + """
 local gen = bump(KEYS[3], ARGV[4])
-local version = 'x' .. gen .. '-' .. ARGV[1]
+local version = 'x' .. string.format('%d', gen) .. '-' .. ARGV[1]
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], version, 'PX', ARGV[2])
 redis.call('PUBLISH', ARGV[3], version)

@@ -375,3 +375,16 @@ async def test_a_cancelled_command_is_no_outage(
         assert "unavailable" not in caplog.text
         assert await store.read(NS) is None  # answered: the store is not resting
         await store.aclose()
+
+
+async def test_each_tombstone_names_its_own_generation(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    """Generations are large numbers (they start from the server's clock): a tombstone must
+    carry them whole, not rounded, so two drops never share a generation in their tag."""
+    store = make_store()
+    first = await store.drop(NS, 60)
+    second = await store.drop(NS, 60)
+    generation = (redis_server.client().get(f"gameapi:{{{NS}}}:gen") or b"").decode()
+    assert second.startswith(f"x{generation}-")
+    assert first.split("-")[0] != second.split("-")[0]
