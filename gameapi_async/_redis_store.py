@@ -6,8 +6,8 @@ Keys of one namespace (a hash of base URL and agent id, never the token) share t
     gameapi:{ns}:value    zlib-compressed JSON of the list and its fetched_at (never pickle)
     gameapi:{ns}:version  a short tag, changed on every write; "x..." after a drop
     gameapi:{ns}:lock     the fetch lock: a random token, SET NX PX lease, renewed by its holder
-    gameapi:{ns}:fence    INCR on every lock acquisition (the fencing token)
-    gameapi:{ns}:gen      INCR on every fleet-wide drop (invalidate, definite error)
+    gameapi:{ns}:fence    INCR on every lock acquisition (the fencing token); kept 7 days
+    gameapi:{ns}:gen      INCR on every fleet-wide drop (invalidate, definite error); 7 days
     gameapi:{ns}:backoff  present while the fleet backs off after a failed refresh
     gameapi:{ns}:changed  pub/sub channel: a version was written or dropped
 
@@ -44,11 +44,30 @@ logger = logging.getLogger("gameapi_async.store")
 T = TypeVar("T")
 
 RESTING: Final = 1.0  # seconds the breaker answers "unavailable" after a failure
+COUNTER_KEEP_MS: Final = 7 * 24 * 3600 * 1000  # fence and generation: kept after last use
 _STORE_ERRORS: Final = (RedisError, OSError, TimeoutError)
 
-_ACQUIRE: Final = """
+# The fence and generation counters expire like every other key, yet must never repeat a
+# value a holder in flight may still carry: a counter that is missing restarts from the
+# server's clock in microseconds, beyond anything it counted before (one step per
+# acquisition or drop, far fewer than one per microsecond).
+_BUMP: Final = """
+local function bump(key, keep_ms)
+  if redis.call('EXISTS', key) == 0 then
+    local now = redis.call('TIME')
+    redis.call('SET', key, now[1] .. string.format('%06d', now[2]))
+  end
+  local value = redis.call('INCR', key)
+  redis.call('PEXPIRE', key, keep_ms)
+  return value
+end
+"""
+
+# KEYS: lock fence gen version; ARGV: token lease_ms counter_keep_ms
+_ACQUIRE: Final = _BUMP + """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  local fence = redis.call('INCR', KEYS[2])
+  local fence = bump(KEYS[2], ARGV[3])
+  redis.call('PEXPIRE', KEYS[3], ARGV[3])
   local gen = redis.call('GET', KEYS[3]) or '0'
   return {fence, gen, redis.call('GET', KEYS[4])}
 end
@@ -89,10 +108,10 @@ redis.call('PUBLISH', ARGV[7], ARGV[5])
 return 1
 """
 
-# KEYS: value version gen; ARGV: tag keep_ms channel
-_DROP: Final = """
-local gen = redis.call('INCR', KEYS[3])
-local version = 'x' .. gen .. '-' .. ARGV[1]
+# KEYS: value version gen; ARGV: tag keep_ms channel counter_keep_ms
+_DROP: Final = _BUMP + """
+local gen = bump(KEYS[3], ARGV[4])
+local version = 'x' .. string.format('%d', gen) .. '-' .. ARGV[1]
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], version, 'PX', ARGV[2])
 redis.call('PUBLISH', ARGV[3], version)
@@ -166,16 +185,18 @@ class RedisGameListStore:
                 raise InvalidParameterError("redis", str(error)) from None
             self._owned = True
         elif isinstance(redis, aioredis.Redis):
-            if redis.connection_pool.connection_kwargs.get("decode_responses"):
-                raise InvalidParameterError(
-                    "redis", "the stored value is compressed bytes: use decode_responses=False"
-                )
             self._redis = redis
             self._owned = False
         else:
             raise InvalidParameterError(
                 "redis",
                 f"must be a redis:// URL or a redis.asyncio.Redis, got {type(redis).__name__}",
+            )
+        # A URL may ask for it too (``?decode_responses=true``): redis-py would then decode the
+        # compressed value as UTF-8 and fail inside list_games() instead of in the store.
+        if self._redis.connection_pool.connection_kwargs.get("decode_responses"):
+            raise InvalidParameterError(
+                "redis", "the stored value is compressed bytes: use decode_responses=False"
             )
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._read = self._redis.register_script(_READ)
@@ -230,6 +251,11 @@ class RedisGameListStore:
             async with asyncio.timeout(self._timeout):
                 result = await command()
         except _STORE_ERRORS as error:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # redis-py turned our cancellation into a connection error: a client
+                # closing, not Redis failing (no WARNING, no rest for the other clients).
+                raise asyncio.CancelledError from None
             self._resting_until = time.monotonic() + RESTING
             if not self._outage:
                 self._outage = True
@@ -270,7 +296,7 @@ class RedisGameListStore:
         answer: Any = await self._run(
             lambda: self._acquire(
                 keys=[keys["lock"], keys["fence"], keys["gen"], keys["version"]],
-                args=[token, lease_ms],
+                args=[token, lease_ms, COUNTER_KEEP_MS],
             )
         )
         if not answer:
@@ -317,7 +343,7 @@ class RedisGameListStore:
         version = await self._run(
             lambda: self._drop(
                 keys=[keys["value"], keys["version"], keys["gen"]],
-                args=[tag, max(1, int(keep_for * 1000)), keys["changed"]],
+                args=[tag, max(1, int(keep_for * 1000)), keys["changed"], COUNTER_KEEP_MS],
             )
         )
         return _text(version) or ""
@@ -339,7 +365,9 @@ class RedisGameListStore:
         Pub/sub may drop messages: the poll interval still bounds staleness."""
         channel = _keys(namespace)["changed"]
         self._listeners.setdefault(channel, set()).add(nudge)
-        if self._listener is None and not self._closed:
+        # A finished listener belonged to a loop that ended (``asyncio.run()`` cancels it):
+        # listen again on this one.
+        if (self._listener is None or self._listener.done()) and not self._closed:
             self._listener = asyncio.get_running_loop().create_task(self._listen())
 
         def stop() -> None:
@@ -365,6 +393,10 @@ class RedisGameListStore:
             while not self._closed:
                 wanted = set(self._listeners)
                 if not wanted:
+                    if pubsub is not None:  # nobody watches: stop receiving, free the connection
+                        with contextlib.suppress(*_STORE_ERRORS):
+                            await pubsub.aclose()
+                        pubsub = None
                     await asyncio.sleep(RESTING)
                     continue
                 try:

@@ -161,14 +161,16 @@ class SharedGameList:
         self._watcher = asyncio.get_running_loop().create_task(self._watch())
 
     async def aclose(self) -> None:
-        """Stop watching and finish (or cancel) pending drops; never closes the store."""
+        """Stop watching and let pending drops finish (each is bounded by the store's
+        timeout): ``invalidate_games()`` then ``close()`` must still drop the list
+        fleet-wide. Never closes the store."""
         if self._unwatch is not None:
             self._unwatch()
             self._unwatch = None
-        tasks = [t for t in (self._watcher, *self._drops) if t is not None]
-        self._watcher = None
-        for task in tasks:
-            task.cancel()
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.cancel()
+        tasks = [t for t in (watcher, *self._drops) if t is not None]
         if tasks:
             await asyncio.wait(tasks)
 
@@ -285,7 +287,7 @@ class SharedGameList:
         except GameApiError as error:
             await self._after_failure(error, lease)
             raise
-        except Exception:
+        except BaseException:  # a bug, or cancelled (close()): the fleet takes over at once
             await self._quietly(self._store.release(self._ns, lease))
             raise
         finally:
@@ -322,6 +324,12 @@ class SharedGameList:
                 if not await self._store.renew(self._ns, lease):
                     return  # lost: our write will be fenced out
             except StoreUnavailable:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # The fetch is over and cancelled us; redis-py turned that into a
+                    # connection error. Carrying on would renew the lock for ever and
+                    # the holder would wait for us for ever.
+                    raise asyncio.CancelledError from None
                 self.counters.store_errors += 1
 
     async def _alone(self, fetch: Fetch) -> Loaded:

@@ -122,10 +122,14 @@ async def test_a_holder_killed_mid_fetch_is_taken_over_within_the_lease(
         await eventually(
             lambda: any(k.endswith(":lock") for k in namespace_keys(server)), "the lock"
         )
+        # The holder's request must be hanging at the platform before the stall is lifted:
+        # one still in a socket buffer (a loaded machine) would be answered 200 to nobody,
+        # counted below as a second successful fetch.
+        await eventually(lambda: len(platform._stalls) == 1, "the holder's request to hang")
         await waiter.send("call 10")  # waits: the lock is held
         os.kill(holder.process.pid, signal.SIGKILL)
-        # Only now may fetches succeed: whenever the holder's request reached the platform,
-        # it never got an answer, so the waiter can only have the list by taking over.
+        # Only now may fetches succeed: the holder's request never gets an answer, so the
+        # waiter can only have the list by taking over.
         platform.faults.stall_rate = 0.0
         answer = await waiter.answer()
     assert answer["ok"] == 10

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 import pytest
@@ -16,7 +18,7 @@ from gameapi_async.testing import FakePlatform
 
 from .conftest import list_requests
 from .redis_server import RedisServer
-from .support import eventually, namespace_keys
+from .support import DEADLINE, eventually, namespace_keys
 
 MakeClient = Callable[..., GameApiClient]
 MakeStore = Callable[..., RedisGameListStore]
@@ -115,6 +117,19 @@ def test_decode_responses_clients_are_refused() -> None:
     with pytest.raises(InvalidParameterError) as caught:
         RedisGameListStore(aioredis.Redis(decode_responses=True))
     assert caught.value.field == "redis"
+
+
+def test_a_url_asking_for_decode_responses_is_refused() -> None:
+    """``?decode_responses=true`` in the URL would make redis-py decode the compressed value
+    as UTF-8: a UnicodeDecodeError in ``list_games()`` instead of a shared list."""
+    from gameapi_async import InvalidParameterError
+
+    urls = ("redis://127.0.0.1:6379/0?decode_responses=True", "unix:///tmp/r?decode_responses=yes")
+    for url in urls:
+        with pytest.raises(InvalidParameterError) as caught:
+            RedisGameListStore(url)
+        assert caught.value.field == "redis"
+        assert "decode_responses" in str(caught.value)
 
 
 def test_importing_the_package_does_not_import_redis_and_a_missing_extra_says_what_to_install(
@@ -238,3 +253,138 @@ def test_invalidate_outside_a_loop_drops_this_processs_list_and_says_so(
         loop.run_until_complete(fake.stop())
     finally:
         loop.close()
+
+
+async def test_every_key_expires(
+    redis_server: RedisServer, make_store: MakeStore, make_fleet_client: MakeClient
+) -> None:
+    client = make_fleet_client(games_store=make_store())
+    await client.list_games()
+    client.invalidate_games()
+    await client.list_games()  # waits for the drop, then fetches and writes again
+    server = redis_server.client()
+    keys = namespace_keys(server)
+    assert {k.rsplit(":", 1)[1] for k in keys} >= {"value", "version", "fence", "gen"}
+    assert {k: server.pttl(k) > 0 for k in keys} == dict.fromkeys(keys, True)
+
+
+async def test_a_fence_counter_that_expired_never_repeats_a_paused_holders_fence(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    store = make_store(lease=60)
+    server = redis_server.client()
+    for n in range(3):
+        lease = await store.acquire(NS, f"holder-{n}")
+        assert lease is not None
+        await store.release(NS, lease)
+    paused = await store.acquire(NS, "paused-holder")
+    assert paused is not None
+    server.delete(f"gameapi:{{{NS}}}:fence", f"gameapi:{{{NS}}}:lock")  # expired, lease lapsed
+    for n in range(4):
+        lease = await store.acquire(NS, f"later-{n}")
+        assert lease is not None
+        assert lease.fence > paused.fence
+        await store.release(NS, lease)
+    assert await store.write(NS, paused, b"older", 60) is None
+
+
+async def test_a_generation_counter_that_expired_still_fences_out_a_fetch_in_flight(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    store = make_store(lease=60)
+    server = redis_server.client()
+    await store.drop(NS, 60)
+    in_flight = await store.acquire(NS, "fetching")
+    assert in_flight is not None
+    server.delete(f"gameapi:{{{NS}}}:gen")  # expired meanwhile
+    await store.drop(NS, 60)  # an invalidation during the fetch
+    assert await store.write(NS, in_flight, b"older", 60) is None
+
+
+async def test_the_last_client_closing_ends_the_stores_subscription(
+    redis_server: RedisServer, make_store: MakeStore, make_fleet_client: MakeClient
+) -> None:
+    store = make_store()  # lives on, as a store shared by clients that come and go does
+    client = make_fleet_client(games_store=store)
+    await client.list_games()
+    server = redis_server.client()
+
+    def subscribers() -> int:
+        channels = server.pubsub_channels("gameapi:*")
+        return sum(count for _, count in server.pubsub_numsub(*channels)) if channels else 0
+
+    await eventually(lambda: subscribers() == 1, "the store to subscribe")
+    await client.close()
+    # Left subscribed, the store's connection would pile up every announcement unread.
+    await eventually(lambda: subscribers() == 0, "the subscription to end")
+
+
+def test_a_store_used_on_a_second_event_loop_listens_there_too(redis_server: RedisServer) -> None:
+    """A script's ``asyncio.run()`` ends with the listener cancelled; the store, made outside
+    any loop, must listen again on the next loop rather than keep the dead task."""
+    store = RedisGameListStore(redis_server.url)
+    channel = f"gameapi:{{{NS}}}:changed"
+
+    async def nudged_by_an_announcement() -> None:
+        nudged = asyncio.Event()
+        stop = store.watch(NS, nudged.set)
+        give_up = time.monotonic() + DEADLINE
+        async with aioredis.Redis.from_url(redis_server.url) as announcer:
+            while not nudged.is_set():  # announce until heard: the subscription is async
+                assert time.monotonic() < give_up, "the store never heard the announcement"
+                await announcer.publish(channel, b"a-version")
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.05):
+                        await nudged.wait()
+        stop()
+
+    asyncio.run(nudged_by_an_announcement())
+    asyncio.run(nudged_by_an_announcement())
+    asyncio.run(store.aclose())
+
+
+class _CancellationBecomesConnectionError(aioredis.Redis):
+    """A client whose MGET hangs and, when cancelled, raises a connection error instead,
+    as redis-py can when a cancellation lands while it reads an answer."""
+
+    hanging: asyncio.Event  # set by the test
+
+    async def mget(self, *args: object, **kwargs: object) -> list[bytes | None]:
+        self.hanging.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise aioredis.ConnectionError("Connection closed by server.") from None
+        raise AssertionError("unreachable")
+
+
+async def test_a_cancelled_command_is_no_outage(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cancellation (a client closing) is not Redis failing: no WARNING, no resting that
+    would make every other client of the store fetch alone for a second."""
+    async with _CancellationBecomesConnectionError.from_url(redis_server.url) as redis:
+        store = RedisGameListStore(redis, timeout=DEADLINE)
+        caplog.set_level(logging.INFO, "gameapi_async.store")
+        redis.hanging = asyncio.Event()
+        peeking = asyncio.ensure_future(store.peek(NS))
+        await asyncio.wait_for(redis.hanging.wait(), DEADLINE)
+        peeking.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await peeking
+        assert "unavailable" not in caplog.text
+        assert await store.read(NS) is None  # answered: the store is not resting
+        await store.aclose()
+
+
+async def test_each_tombstone_names_its_own_generation(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    """Generations are large numbers (they start from the server's clock): a tombstone must
+    carry them whole, not rounded, so two drops never share a generation in their tag."""
+    store = make_store()
+    first = await store.drop(NS, 60)
+    second = await store.drop(NS, 60)
+    generation = (redis_server.client().get(f"gameapi:{{{NS}}}:gen") or b"").decode()
+    assert second.startswith(f"x{generation}-")
+    assert first.split("-")[0] != second.split("-")[0]

@@ -13,17 +13,20 @@ from collections.abc import Callable
 import pytest
 
 from gameapi_async import (
+    ClientClosedError,
     GameApiClient,
     InvalidParameterError,
     InvalidSignatureError,
     RedisGameListStore,
 )
+from gameapi_async._pipeline import Call, Handler, Reply
+from gameapi_async._store import Lease, StoreUnavailable
 from gameapi_async.testing import FakePlatform
 
 from ..support import FakeClock
 from .conftest import FLEET_TOKEN, list_requests
 from .redis_server import RedisServer
-from .support import command_calls, commands_processed, eventually, namespace_keys
+from .support import DEADLINE, command_calls, commands_processed, eventually, namespace_keys
 
 MakeClient = Callable[..., GameApiClient]
 MakeStore = Callable[..., RedisGameListStore]
@@ -300,3 +303,80 @@ def _many_games(count: int) -> list[object]:
              image_url=f"https://cdn.example.test/games/{i}.png", demo=i % 3 == 0)
         for i in range(1, count + 1)
     ]
+
+
+class _RenewalSwallowsItsCancellation:
+    """The real store, except that the first renewal hangs (a frozen Redis) and turns its
+    cancellation into ``StoreUnavailable``, as redis-py can turn a cancellation into a
+    connection error. Later renewals reach the real store."""
+
+    def __init__(self, store: RedisGameListStore) -> None:
+        self._store = store
+        self.settings = store.settings
+        self.renewing = asyncio.Event()
+        self.renewals = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    async def renew(self, namespace: str, lease: Lease) -> bool:
+        self.renewals += 1
+        if self.renewals > 1:
+            return await self._store.renew(namespace, lease)
+        self.renewing.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise StoreUnavailable("connection lost while reading the answer") from None
+        raise AssertionError("unreachable")
+
+
+async def test_lease_renewal_stops_with_the_fetch_even_when_its_cancellation_is_swallowed(
+    redis_server: RedisServer, make_store: MakeStore, make_fleet_client: MakeClient
+) -> None:
+    store = _RenewalSwallowsItsCancellation(make_store(lease=0.3))
+
+    async def fetch_while_a_renewal_hangs(call: Call, call_next: Handler) -> Reply:
+        await store.renewing.wait()
+        return await call_next(call)
+
+    client = make_fleet_client(games_store=store, middlewares=[fetch_while_a_renewal_hangs])
+    # The fetch ends while the renewal hangs; the renewer is then cancelled inside it. A
+    # renewer that carries on renews the lock forever and list_games() never returns.
+    games = await asyncio.wait_for(client.list_games(), DEADLINE)
+    assert games.games
+    server = redis_server.client()
+    assert not [k for k in namespace_keys(server) if k.endswith(":lock")]  # written, released
+
+
+async def test_a_holder_closed_mid_fetch_gives_the_lock_back_at_once(
+    platform: FakePlatform, redis_server: RedisServer, make_store: MakeStore,
+    make_fleet_client: MakeClient,
+) -> None:
+    platform.faults.stall_rate, platform.faults.stall_seconds = 1.0, 600.0
+    store = make_store(lease=600)  # an orphaned lock would outlive the test
+    holder = make_fleet_client(games_store=store)
+    fetching = asyncio.ensure_future(holder.list_games())
+    server = redis_server.client()
+
+    def locks() -> list[str]:
+        return [k for k in namespace_keys(server) if k.endswith(":lock")]
+
+    await eventually(lambda: bool(locks()), "the holder's lock")
+    await holder.close()  # a worker shutting down while it fetches for the fleet
+    with pytest.raises(ClientClosedError):
+        await fetching
+    assert locks() == []  # given back: the fleet need not wait out the lease
+
+
+async def test_invalidate_right_before_close_still_drops_the_list_fleet_wide(
+    redis_server: RedisServer, make_store: MakeStore, make_fleet_client: MakeClient
+) -> None:
+    await make_fleet_client(games_store=make_store()).list_games()
+    assert version(redis_server) is not None
+    admin = make_fleet_client(games_store=make_store())  # say, a one-shot admin script
+    admin.invalidate_games()
+    await admin.close()
+    dropped = version(redis_server)
+    assert dropped is not None
+    assert dropped.startswith("x")  # the fleet forgets the list
