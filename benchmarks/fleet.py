@@ -51,8 +51,8 @@ class FleetSettings:
 
     @classmethod
     def quick(cls) -> FleetSettings:
-        return cls(processes=2, callers=50, latency=0.3, warm_hits=200, lease=0.5,
-                   takeover_cap=3.0, decode_games=10_000, decode_rounds=3)
+        return cls(processes=2, callers=50, latency=0.3, warm_hits=200, lease=2.0,
+                   takeover_cap=10.0, decode_games=10_000, decode_rounds=3)
 
 
 def _catalogue(count: int) -> list[dict[str, Any]]:

@@ -117,7 +117,9 @@ async def test_a_holder_killed_mid_fetch_is_taken_over_within_the_lease(
     platform.faults.stall_rate = 1.0  # the first fetch hangs (the fake cancels it on stop)
     platform.faults.stall_seconds = 600.0
     server = redis_server.client()
-    async with fleet(2, redis_server, platform, lease=2.0) as (holder, waiter):
+    # A lease long enough that the waiter, started before the kill, surely finds the lock
+    # still held on a loaded machine (and so waits, then takes over).
+    async with fleet(2, redis_server, platform, lease=6.0) as (holder, waiter):
         await holder.send("call 10")
         await eventually(
             lambda: any(k.endswith(":lock") for k in namespace_keys(server)), "the lock"

@@ -28,7 +28,7 @@ NS = "test-namespace"
 async def test_a_holder_paused_past_its_lease_cannot_overwrite_the_newer_list(
     redis_server: RedisServer, make_store: MakeStore
 ) -> None:
-    store = make_store(lease=0.3)
+    store = make_store(lease=2.0)  # long enough not to lapse between two commands under load
     paused = await store.acquire(NS, "paused-holder-token")
     assert paused is not None
     assert await store.acquire(NS, "someone-else") is None  # held
@@ -58,7 +58,7 @@ async def test_a_write_after_a_drop_is_refused(make_store: MakeStore) -> None:
 async def test_release_never_frees_someone_elses_lock(
     redis_server: RedisServer, make_store: MakeStore
 ) -> None:
-    store = make_store(lease=0.3)
+    store = make_store(lease=2.0)  # the second lock must outlive the release and peek below
     first = await store.acquire(NS, "first-token")
     assert first is not None
     server = redis_server.client()
@@ -72,8 +72,8 @@ async def test_release_never_frees_someone_elses_lock(
 async def test_a_live_holder_renews_its_lease_so_a_slow_platform_is_fetched_once(
     platform: FakePlatform, make_store: MakeStore, make_fleet_client: MakeClient
 ) -> None:
-    platform.faults.latency = 2.0  # several leases long
-    store = make_store(lease=0.5)
+    platform.faults.latency = 6.0  # several leases long
+    store = make_store(lease=1.5)  # renewed every 0.5 s: a loaded machine still keeps it
     clients = [make_fleet_client(games_store=store, timeout=60) for _ in range(3)]
     results = await asyncio.gather(*(c.list_games() for c in clients))
     assert list_requests(platform) == 1
