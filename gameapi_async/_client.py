@@ -300,6 +300,7 @@ class GameApiClient:
                 ttl=games_ttl,
                 max_stale=max_stale,
                 clock=clock,
+                max_response_bytes=max_response_bytes,
             ),
         )
         handler = compose(_check_middlewares(middlewares), builtins)

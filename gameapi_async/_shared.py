@@ -46,7 +46,7 @@ logger = logging.getLogger("gameapi_async.store")
 FORMAT: Final = 1
 FLEET_BACKOFF: Final = 30.0  # seconds the fleet waits after a failed refresh
 KEEP_MARGIN: Final = 60.0  # seconds a stored list outlives its max-stale age
-MAX_DECODED: Final = 256 * 1024 * 1024  # bytes; a bigger value is refused, not inflated
+DECODED_MARGIN: Final = 2  # a stored list may inflate to this many times the response cap
 
 Fetch = Callable[[], Awaitable[GameList]]
 
@@ -91,11 +91,15 @@ def encode(value: GameList, fetched_at: float) -> bytes:
     return zlib.compress(json.dumps(document, separators=(",", ":")).encode(), 1)
 
 
-def decode(blob: bytes) -> tuple[GameList, float]:
-    """``(list, fetched_at)`` or :class:`CorruptValue`; strict: only a valid list passes."""
+def decode(blob: bytes, max_decoded: int) -> tuple[GameList, float]:
+    """``(list, fetched_at)`` or :class:`CorruptValue`; strict: only a valid list passes.
+
+    Inflating stops at ``max_decoded`` bytes: a value the platform could never have sent
+    within the client's response cap is refused, never inflated in memory (a zlib bomb).
+    """
     try:
         inflater = zlib.decompressobj()
-        raw = inflater.decompress(blob, MAX_DECODED)
+        raw = inflater.decompress(blob, max_decoded)
         if inflater.unconsumed_tail or not inflater.eof:
             raise CorruptValue("not a complete zlib stream within the size limit")
         document: Any = json.loads(raw)
@@ -133,8 +137,10 @@ class SharedGameList:
         ttl: float,
         max_stale: float,
         clock: Clock,
+        max_response_bytes: int,
     ) -> None:
         self._store = store
+        self._max_decoded = max_response_bytes * DECODED_MARGIN
         self._ns = namespace
         self._ttl = ttl
         self._max_stale = max(max_stale, ttl)
@@ -351,7 +357,7 @@ class SharedGameList:
             return None
         version, blob = got
         try:
-            value, fetched_at = decode(blob)
+            value, fetched_at = decode(blob, self._max_decoded)
         except CorruptValue as problem:
             logger.warning("ignoring a game list in the shared store that is not valid (%s); "
                            "it will be overwritten", problem)

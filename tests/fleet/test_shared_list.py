@@ -275,6 +275,30 @@ async def test_a_corrupt_or_foreign_value_is_a_logged_miss_and_is_overwritten(
     assert zlib.decompress(server.get(value_key) or b"").startswith(b"{")
 
 
+async def test_a_value_inflating_past_the_response_cap_is_refused_not_inflated(
+    platform: FakePlatform, redis_server: RedisServer, make_store: MakeStore,
+    make_fleet_client: MakeClient, caplog: pytest.LogCaptureFixture,
+) -> None:
+    cap = 64 * 1024  # the platform's list is a few KiB: well within it
+    await make_fleet_client(games_store=make_store(), max_response_bytes=cap).list_games()
+    server = redis_server.client()
+    value_key = next(k for k in namespace_keys(server) if k.endswith(":value"))
+    # A valid document, padded to 3x the cap: small on the wire, too big once inflated.
+    padding = " " * (3 * cap)
+    bomb = zlib.compress(
+        b'{"format": 1, "fetched_at": %d, ' % time.time() + padding.encode()
+        + b'"content": {"games": [], "total": 0, "request_id": "bomb"}}', 9
+    )
+    assert len(bomb) < cap // 8
+    server.set(value_key, bomb)
+    caplog.set_level(logging.WARNING, "gameapi_async.store")
+    fresh = make_fleet_client(games_store=make_store(), max_response_bytes=cap)
+    games = await fresh.list_games()
+    assert len(games.games) == len(platform.games)  # fetched, not the bomb's empty list
+    assert list_requests(platform) == 2
+    assert "not valid" in caplog.text
+
+
 async def test_games_store_must_be_a_store(make_fleet_client: MakeClient) -> None:
     with pytest.raises(InvalidParameterError) as caught:
         make_fleet_client(games_store="redis://localhost")
