@@ -5,6 +5,7 @@ retry tells the application (log line and event). Each case pins a line that mut
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -82,3 +83,20 @@ async def test_the_retry_event_names_the_endpoint_attempt_wait_and_error(
     assert (scheduled.endpoint, scheduled.attempt, scheduled.wait) == ("list_games", 1, 3.0)
     assert isinstance(scheduled.error, ga.ApiError)
     assert scheduled.error.code == "busy"
+
+
+class Ceiling(random.Random):
+    """Draws every backoff at the top of its range: the waits become exactly predictable."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+async def test_backoff_is_drawn_from_the_rng_the_client_was_given(
+    mock: aioresponses, make_client: MakeClient, clock: FakeClock
+) -> None:
+    mock.post(LIST_URL, status=503, payload=failure("busy"), repeat=True)
+    policy = RetryPolicy(attempts=4, wait_initial=1, wait_max=3, deadline=None)
+    with pytest.raises(ga.ApiError):
+        await make_client(retry=policy, rng=Ceiling()).list_games()
+    assert clock.sleeps == [1.0, 2.0, 3.0]
