@@ -49,6 +49,21 @@ async def test_a_value_of_the_wrong_type_is_named_by_its_type(
     assert str(error) == f"{field}: must be a str, got {type_name}"
 
 
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("game_id", "1", "must be a positive int, got str"),
+    ("game_id", 0, "must be between 1 and 9223372036854775807, got 0"),
+    ("game_id", 2**64 - 1, "must be between 1 and 9223372036854775807, got 18446744073709551615"),
+    ("game_id", 2**64, "must be between 1 and 9223372036854775807, got a 65-bit int"),
+    ("player_id", "", "must not be empty"),
+    ("player_username", "a\ud800", "holds a lone surrogate, which cannot be sent as UTF-8"),
+])
+async def test_each_refusal_says_what_is_wrong(
+    mock: aioresponses, field: str, value: object, message: str
+) -> None:
+    error = await refusal(mock, **{field: value})
+    assert str(error) == f"{field}: {message}"
+
+
 def test_the_callers_mapping_is_never_changed_unless_it_may_be_reused() -> None:
     # The client hands over a dict built for the call (reuse=True); anyone else's mapping is
     # only read, even when it has exactly the endpoint's keys in order.
