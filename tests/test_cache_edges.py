@@ -16,6 +16,7 @@ import pytest
 
 import gameapi_async as ga
 from gameapi_async import GameApiClient, RetryPolicy
+from gameapi_async._pipeline import Call, Handler, Reply
 from gameapi_async._protocol import RawResponse
 
 from .support import FakeClock, ScriptedTransport, failure, game_list_body
@@ -86,6 +87,22 @@ async def test_invalidate_drops_a_stale_list_instead_of_serving_it(
     assert client.cache_stats().age == 0.0
 
 
+async def test_a_fetch_started_between_two_invalidations_never_writes(
+    make_client: MakeClient, transport: ScriptedTransport
+) -> None:
+    client = cached_client(make_client, transport)
+    client.invalidate_games()
+    transport.gate = asyncio.Event()
+    transport.answers.extend([ok([1], "between"), ok([1, 2], "after")])
+    waiter = asyncio.create_task(client.list_games())
+    await settle()
+    client.invalidate_games()
+    transport.gate.set()
+    assert (await waiter).request_id == "between"
+    assert (await client.list_games()).request_id == "after"
+    assert len(transport.sent) == 2
+
+
 # -- the stale window ------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("max_stale", "window"), [(24 * 3600.0, 24 * 3600.0), (60.0, TTL)])
@@ -103,6 +120,19 @@ async def test_a_list_is_served_stale_until_the_longer_of_max_stale_and_the_ttl(
     with pytest.raises(ga.ApiError) as caught:
         await client.list_games()
     assert caught.value.code == "overloaded"
+
+
+async def test_every_background_refresh_is_counted(
+    make_client: MakeClient, transport: ScriptedTransport, clock: FakeClock
+) -> None:
+    client = cached_client(make_client, transport)
+    await client.list_games()
+    for _ in range(3):
+        clock.advance(TTL + 1)
+        await client.list_games()
+        await settle()
+    stats = client.cache_stats()
+    assert (stats.refreshes, stats.stale_served, len(transport.sent)) == (3, 3, 4)
 
 
 # -- after a failed background refresh -----------------------------------------------------
@@ -209,3 +239,25 @@ async def test_a_definite_refresh_failure_is_logged_as_an_error(
     assert message.startswith("refreshing the game list failed (")
     assert "invalid_signature" in message
     assert message.endswith("); dropping the cached list")
+
+
+async def test_a_bug_in_a_refresh_is_logged_naming_the_exception_type(
+    make_client: MakeClient, transport: ScriptedTransport, clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken_after_the_first(call: Call, call_next: Handler) -> Reply:
+        if transport.sent:
+            raise KeyError("bug")
+        return await call_next(call)
+
+    client = make_client(transport=transport, retry=RetryPolicy.disabled(),
+                         middlewares=[broken_after_the_first])
+    await client.list_games()
+    clock.advance(TTL + 1)
+    with caplog.at_level(logging.WARNING, logger="gameapi_async.cache"):
+        await client.list_games()
+        await settle()
+    assert cache_records(caplog) == [(
+        logging.ERROR,
+        "refreshing the game list failed with an unexpected KeyError; dropping the cached list",
+    )]
