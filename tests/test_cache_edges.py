@@ -122,6 +122,16 @@ async def test_a_list_is_served_stale_until_the_longer_of_max_stale_and_the_ttl(
     assert caught.value.code == "overloaded"
 
 
+async def test_every_hit_and_miss_is_counted(
+    make_client: MakeClient, transport: ScriptedTransport
+) -> None:
+    client = cached_client(make_client, transport)
+    for refresh in (False, False, False, True, False):
+        await client.list_games(refresh=refresh)
+    stats = client.cache_stats()
+    assert (stats.misses, stats.hits, stats.joins, len(transport.sent)) == (2, 3, 0, 2)
+
+
 async def test_every_background_refresh_is_counted(
     make_client: MakeClient, transport: ScriptedTransport, clock: FakeClock
 ) -> None:
