@@ -4,6 +4,8 @@ testing (docs/testing.md) showed test_protocol.py leaves free."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from aioresponses import aioresponses
 
@@ -47,3 +49,51 @@ def test_a_built_request_names_its_endpoint() -> None:
                             signer=Signer("t"))
     assert request.endpoint is LIST_GAMES
     assert request.body == b'{"agent_id":1,"timestamp":1700000000}'
+
+
+async def malformed(mock: aioresponses, url: str = LIST_URL, **answer: Any
+                    ) -> ga.MalformedResponseError:
+    mock.post(url, **answer)
+    async with single_attempt_client() as client:
+        call = client.list_games() if url == LIST_URL else client.get_game_link_demo(**PLAYER)
+        with pytest.raises(ga.MalformedResponseError) as caught:
+            await call
+    return caught.value
+
+
+async def test_an_answer_that_is_not_json_says_so_and_keeps_its_retry_after(
+    mock: aioresponses,
+) -> None:
+    error = await malformed(mock, status=503, body="<html>busy</html>",
+                            headers={"Retry-After": "7"})
+    assert error.message == "HTTP 503: answer is not UTF-8 JSON"
+    assert error.retry_after == 7.0
+    assert error.body_excerpt == "<html>busy</html>"
+
+
+async def test_a_json_answer_that_is_not_an_object_names_its_type(mock: aioresponses) -> None:
+    error = await malformed(mock, status=200, body="[1, 2]")
+    assert error.message == "HTTP 200: answer is a JSON list, not an object"
+
+
+async def test_a_success_envelope_on_another_status_is_refused(mock: aioresponses) -> None:
+    error = await malformed(mock, status=201, payload=success({"games": [], "total": 0}))
+    assert error.message == "HTTP 201: a success envelope on a non-200 answer is an error"
+    assert error.request_id == "rid-ok"
+
+
+async def test_a_success_envelope_without_content_is_refused(mock: aioresponses) -> None:
+    error = await malformed(mock, status=200,
+                            payload={"status": "success", "request_id": "rid-empty"})
+    assert error.message == "HTTP 200: success envelope without a 'content' object"
+    assert error.request_id == "rid-empty"
+
+
+async def test_a_launch_link_that_is_not_http_names_the_field_and_shows_the_link(
+    mock: aioresponses,
+) -> None:
+    error = await malformed(mock, DEMO_URL, payload=success({"url": "javascript:alert(1)"}))
+    assert error.message == (
+        "HTTP 200: unexpected content (content.url: not an absolute http(s) URL)")
+    assert (error.http_status, error.request_id) == (200, "rid-ok")
+    assert error.body_excerpt == "javascript:alert(1)"
