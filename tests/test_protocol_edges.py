@@ -97,3 +97,17 @@ async def test_a_launch_link_that_is_not_http_names_the_field_and_shows_the_link
         "HTTP 200: unexpected content (content.url: not an absolute http(s) URL)")
     assert (error.http_status, error.request_id) == (200, "rid-ok")
     assert error.body_excerpt == "javascript:alert(1)"
+
+
+async def test_an_answer_that_is_no_envelope_at_all_is_refused(mock: aioresponses) -> None:
+    error = await malformed(mock, status=200, payload={"status": "odd", "request_id": "rid-w"})
+    assert error.message == "HTTP 200: answer is neither a success nor an error envelope"
+    assert error.request_id == "rid-w"
+
+
+async def test_a_launch_link_holding_a_lone_surrogate_is_shown_with_a_replacement(
+    mock: aioresponses,
+) -> None:
+    # JSON may escape a lone surrogate; it is no URL, and showing it must not fail either.
+    error = await malformed(mock, DEMO_URL, payload=success({"url": "https://g.example/\ud800"}))
+    assert error.body_excerpt == "https://g.example/?"
