@@ -111,3 +111,14 @@ async def test_a_launch_link_holding_a_lone_surrogate_is_shown_with_a_replacemen
     # JSON may escape a lone surrogate; it is no URL, and showing it must not fail either.
     error = await malformed(mock, DEMO_URL, payload=success({"url": "https://g.example/\ud800"}))
     assert error.body_excerpt == "https://g.example/?"
+
+
+async def test_content_of_the_wrong_shape_names_its_first_three_problems(
+    mock: aioresponses,
+) -> None:
+    error = await malformed(mock, status=200, payload=success({"games": [{}, {}], "total": 2}))
+    assert error.message == (
+        "HTTP 200: unexpected content (required field missing @ content.games[0].id; "
+        "required field missing @ content.games[0].title; "
+        "required field missing @ content.games[0].brand)"
+    )
