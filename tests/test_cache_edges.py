@@ -271,3 +271,16 @@ async def test_a_bug_in_a_refresh_is_logged_naming_the_exception_type(
         logging.ERROR,
         "refreshing the game list failed with an unexpected KeyError; dropping the cached list",
     )]
+
+
+async def test_a_caller_waiting_when_the_client_closes_is_told_why(
+    make_client: MakeClient, transport: ScriptedTransport
+) -> None:
+    client = cached_client(make_client, transport)
+    transport.gate = asyncio.Event()
+    waiter = asyncio.create_task(client.list_games())
+    await settle()
+    await client.close()
+    with pytest.raises(ga.ClientClosedError) as caught:
+        await waiter
+    assert str(caught.value) == "the client was closed while the game list was being fetched"
