@@ -48,6 +48,7 @@ def test_a_built_request_names_its_endpoint() -> None:
     request = build_request(LIST_GAMES, {}, agent_id=1, timestamp=1_700_000_000,
                             signer=Signer("t"))
     assert request.endpoint is LIST_GAMES
+    assert request.timestamp == 1_700_000_000
     assert request.body == b'{"agent_id":1,"timestamp":1700000000}'
 
 
@@ -122,3 +123,23 @@ async def test_content_of_the_wrong_shape_names_its_first_three_problems(
         "required field missing @ content.games[0].title; "
         "required field missing @ content.games[0].brand)"
     )
+    assert error.body_excerpt == '{"games": [{}, {}], "total": 2}'
+
+
+@pytest.mark.parametrize(("body", "excerpt"), [
+    ("x" * 200, "x" * 200),  # exactly the excerpt's length: shown whole
+    ("x" * 201, "x" * 200 + "..."),
+    ("\U0001f600" * 201, "\U0001f600" * 200 + "..."),  # four bytes a character
+], ids=["exact", "one-over", "four-byte-characters"])
+async def test_an_excerpt_marks_every_cut(mock: aioresponses, body: str, excerpt: str) -> None:
+    error = await malformed(mock, status=502, body=body)
+    assert error.body_excerpt == excerpt
+
+
+async def test_a_request_id_with_control_characters_is_cleaned_on_a_success(
+    mock: aioresponses,
+) -> None:
+    mock.post(LIST_URL, payload=success({"games": [], "total": 0}, request_id="rid\n1"))
+    async with single_attempt_client() as client:
+        games = await client.list_games()
+    assert games.request_id == "rid\ufffd1"
