@@ -188,19 +188,19 @@ async def test_a_good_list_ends_the_back_off(
 async def test_a_failed_foreground_fetch_sets_no_back_off(
     make_client: MakeClient, transport: ScriptedTransport, clock: FakeClock
 ) -> None:
-    client = cached_client(make_client, transport)
+    client = cached_client(make_client, transport, games_ttl=10, rng=Extreme("high"))
     await client.list_games()
     transport.answers.append(answer(503, "overloaded"))
     with pytest.raises(ga.ApiError):
         await client.list_games(refresh=True)
-    clock.advance(TTL + 1)
+    clock.advance(11)  # well within any back-off
     await client.list_games()  # stale: a background refresh starts at once
     await settle()
     assert len(transport.sent) == 3
 
 
 async def test_a_failed_foreground_fetch_keeps_the_cached_list(
-    make_client: MakeClient, transport: ScriptedTransport
+    make_client: MakeClient, transport: ScriptedTransport, clock: FakeClock
 ) -> None:
     client = cached_client(make_client, transport)
     cached = await client.list_games()
@@ -208,6 +208,8 @@ async def test_a_failed_foreground_fetch_keeps_the_cached_list(
     with pytest.raises(ga.InvalidSignatureError):
         await client.list_games(refresh=True)
     assert await client.list_games() is cached
+    clock.advance(TTL + 1)
+    assert await client.list_games() is cached  # and served stale past the TTL
 
 
 def cache_records(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
