@@ -129,8 +129,9 @@ async def test_content_of_the_wrong_shape_names_its_first_three_problems(
 @pytest.mark.parametrize(("body", "excerpt"), [
     ("x" * 200, "x" * 200),  # exactly the excerpt's length: shown whole
     ("x" * 201, "x" * 200 + "..."),
-    ("\U0001f600" * 201, "\U0001f600" * 200 + "..."),  # four bytes a character
-], ids=["exact", "one-over", "four-byte-characters"])
+    ("\U0001f600" * 200, "\U0001f600" * 200),  # four bytes a character: 800 bytes, whole
+    ("\U0001f600" * 201, "\U0001f600" * 200 + "..."),
+], ids=["exact", "one-over", "four-byte-exact", "four-byte-one-over"])
 async def test_an_excerpt_marks_every_cut(mock: aioresponses, body: str, excerpt: str) -> None:
     error = await malformed(mock, status=502, body=body)
     assert error.body_excerpt == excerpt
