@@ -7,9 +7,11 @@ leave free. Only public behaviour is used, so these hold for any cache store beh
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import random
+import weakref
 from collections.abc import Callable
 
 import pytest
@@ -286,3 +288,15 @@ async def test_a_caller_waiting_when_the_client_closes_is_told_why(
     with pytest.raises(ga.ClientClosedError) as caught:
         await waiter
     assert str(caught.value) == "the client was closed while the game list was being fetched"
+
+
+async def test_a_finished_fetch_keeps_no_list_alive(
+    make_client: MakeClient, transport: ScriptedTransport
+) -> None:
+    # With caching off each call fetches; the cache must not hold on to finished fetches.
+    client = cached_client(make_client, transport, games_ttl=0)
+    old = weakref.ref(await client.list_games())
+    await client.list_games()
+    await settle()
+    gc.collect()
+    assert old() is None
