@@ -147,8 +147,11 @@ def _build_request(
 
 def excerpt(body: bytes, limit: int = 200) -> str:
     """The start of a body as text, for error messages; never the whole of a huge body."""
+    # ``limit`` characters take at most ``limit * 4`` bytes: a longer body is always cut.
     text = body[: limit * 4].decode("utf-8", errors="replace")
-    return text if len(text) <= limit else text[:limit] + "..."
+    if len(text) <= limit and len(body) <= limit * 4:
+        return text
+    return text[:limit] + "..."
 
 
 def parse_iso_timestamp(value: object) -> float | None:

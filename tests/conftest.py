@@ -11,12 +11,21 @@ from hypothesis import settings
 
 from gameapi_async import GameApiClient
 
-from .support import AGENT_ID, API_TOKEN, BASE_URL, FakeClock
+from .support import AGENT_ID, API_TOKEN, BASE_URL, FakeClock, readable_id
 
 # Property tests judge results, not speed: a CI machine under load must not turn a slow example
 # into a failure (hypothesis's default is a 200 ms deadline per example).
 settings.register_profile("gameapi", deadline=None, print_blob=True)
 settings.load_profile("gameapi")
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """Ids of odd strings and bytes that round-trip as node ids (see ``readable_id``)."""
+    if isinstance(val, bytes):
+        val = val.decode("latin-1")
+    if isinstance(val, str) and not (val.isascii() and val.isprintable() and "\\" not in val):
+        return readable_id(val)
+    return None  # pytest's own id
 
 
 @pytest.fixture

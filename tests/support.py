@@ -49,6 +49,13 @@ class FakeClock:
         await asyncio.sleep(0)
 
 
+def readable_id(text: str) -> str:
+    """A parametrize id with no backslash and no non-ASCII or control character (shown as
+    ``<hex>``): pytest escapes those in node ids, and an escaped id cannot be selected again by
+    name, as mutation testing does for every test it reruns."""
+    return "".join(c if " " <= c <= "~" and c != "\\" else f"<{ord(c):x}>" for c in text)
+
+
 def iso(epoch: float) -> str:
     """An envelope timestamp (``2024-01-01T00:00:00.000Z``) for Unix seconds."""
     moment = datetime.fromtimestamp(epoch, UTC)

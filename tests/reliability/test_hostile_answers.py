@@ -13,7 +13,7 @@ from aioresponses import aioresponses
 import gameapi_async as ga
 from gameapi_async import RetryPolicy
 
-from ..support import PLAYER, FakeClock, failure, single_attempt_client, success
+from ..support import PLAYER, FakeClock, failure, readable_id, single_attempt_client, success
 
 BASE = "https://api.example.test"
 LIST = BASE + "/api/games/list"
@@ -33,7 +33,7 @@ BAD_URLS: list[Any] = ["", "/relative/path", "game.example/launch", "javascript:
                        {"href": "https://g.example/"}]
 
 
-@pytest.mark.parametrize("url", BAD_URLS, ids=repr)
+@pytest.mark.parametrize("url", BAD_URLS, ids=lambda v: readable_id(repr(v)))
 @pytest.mark.parametrize("demo", [False, True])
 async def test_a_link_that_is_not_an_absolute_http_url_is_malformed(
     mock: aioresponses, url: Any, demo: bool
@@ -124,7 +124,7 @@ RETRY_AFTERS = ["²", "٣", "9" * 5000, "9" * 400, "99999999999", "-5", "nan", "
                 "Thu, 01 Jan 1970 00:00:00 GMT", "\x00", "a" * 100_000]
 
 
-@pytest.mark.parametrize("value", RETRY_AFTERS, ids=lambda v: repr(v[:20]))
+@pytest.mark.parametrize("value", RETRY_AFTERS, ids=lambda v: readable_id(repr(v[:20])))
 async def test_hostile_retry_after_never_escapes_or_stalls(mock: aioresponses, value: str) -> None:
     clock = FakeClock()
     mock.post(LIST, status=503, payload=failure("maintenance"), headers={"Retry-After": value})
