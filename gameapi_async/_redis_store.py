@@ -1,7 +1,8 @@
 """``RedisGameListStore``: the fleet-shared game list on Redis (the only module importing redis).
 
 Keys of one namespace (a hash of base URL and agent id, never the token) share the hash tag
-``{<namespace>}``, so they live in one slot and the scripts work on Redis Cluster::
+``{<namespace>}``, so they live in one slot and every script runs whole on the node owning
+that slot of a Redis Cluster (a ``RedisCluster`` client, or a URL with ``cluster=True``)::
 
     gameapi:{ns}:value    zlib-compressed JSON of the list and its fetched_at (never pickle)
     gameapi:{ns}:version  a short tag, changed on every write; "x..." after a drop
@@ -28,7 +29,7 @@ from typing import Any, Final, Self, TypeVar
 
 try:
     import redis.asyncio as aioredis
-    from redis.exceptions import RedisError
+    from redis.exceptions import RedisClusterException, RedisError
 except ImportError as error:  # pragma: no cover - exercised in a subprocess without redis
     raise ImportError(
         "RedisGameListStore needs the redis client: pip install 'gameapi-async[redis]'"
@@ -45,7 +46,8 @@ T = TypeVar("T")
 
 RESTING: Final = 1.0  # seconds the breaker answers "unavailable" after a failure
 COUNTER_KEEP_MS: Final = 7 * 24 * 3600 * 1000  # fence and generation: kept after last use
-_STORE_ERRORS: Final = (RedisError, OSError, TimeoutError)
+# RedisClusterException is no RedisError: a cluster client raises it when no node answers.
+_STORE_ERRORS: Final = (RedisError, RedisClusterException, OSError, TimeoutError)
 
 # The fence and generation counters expire like every other key, yet must never repeat a
 # value a holder in flight may still carry: a counter that is missing restarts from the
@@ -139,10 +141,14 @@ class RedisGameListStore:
     """A game list shared by every process of a fleet, kept in Redis.
 
     ``RedisGameListStore("redis://host:6379/0")`` owns its connection pool (close it with
-    :meth:`aclose` or ``async with``); ``RedisGameListStore(redis.asyncio.Redis(...))`` uses
-    yours and never closes it. One store serves any number of clients (agents).
+    :meth:`aclose` or ``async with``); ``RedisGameListStore(redis.asyncio.Redis(...))`` or
+    ``RedisGameListStore(redis.asyncio.RedisCluster(...))`` uses yours and never closes it.
+    ``RedisGameListStore("redis://node:7000", cluster=True)`` makes (and owns) a cluster
+    client from the URL of any one node. One store serves any number of clients (agents).
 
     Parameters (after the connection, keyword-only):
+        cluster: the URL names a node of a Redis Cluster (default False). Only with a URL:
+            a client given is used as it is.
         lease: seconds a fetch lock lives unless renewed: how long the fleet waits before
             another process takes over from a holder that died (default 10).
         poll_interval: seconds between a process's checks for a list another process wrote
@@ -162,8 +168,9 @@ class RedisGameListStore:
 
     def __init__(
         self,
-        redis: str | aioredis.Redis,
+        redis: str | aioredis.Redis | aioredis.RedisCluster,
         *,
+        cluster: bool = False,
         lease: float = 10.0,
         poll_interval: float = 10.0,
         lock_wait: float = 40.0,
@@ -176,25 +183,28 @@ class RedisGameListStore:
             wait_step=min(0.1, lease / 4),
         )
         self._timeout = _positive("timeout", timeout)
+        if not isinstance(cluster, bool):
+            raise InvalidParameterError("cluster", f"must be True or False, got {cluster!r}")
+        if cluster and not isinstance(redis, str):
+            raise InvalidParameterError(
+                "cluster", "applies to a URL only; a client given is used as it is"
+            )
+        self._redis: aioredis.Redis | aioredis.RedisCluster
         if isinstance(redis, str):
-            try:
-                self._redis: aioredis.Redis = aioredis.Redis.from_url(
-                    redis, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
-                )
-            except ValueError as error:  # not a redis://, rediss:// or unix:// URL
-                raise InvalidParameterError("redis", str(error)) from None
+            self._redis = _from_url(redis, cluster, self._timeout)
             self._owned = True
-        elif isinstance(redis, aioredis.Redis):
+        elif isinstance(redis, aioredis.Redis | aioredis.RedisCluster):
             self._redis = redis
             self._owned = False
         else:
             raise InvalidParameterError(
                 "redis",
-                f"must be a redis:// URL or a redis.asyncio.Redis, got {type(redis).__name__}",
+                "must be a redis:// URL, a redis.asyncio.Redis or a redis.asyncio.RedisCluster,"
+                f" got {type(redis).__name__}",
             )
         # A URL may ask for it too (``?decode_responses=true``): redis-py would then decode the
         # compressed value as UTF-8 and fail inside list_games() instead of in the store.
-        if self._redis.connection_pool.connection_kwargs.get("decode_responses"):
+        if _connection_kwargs(self._redis).get("decode_responses"):
             raise InvalidParameterError(
                 "redis", "the stored value is compressed bytes: use decode_responses=False"
             )
@@ -362,8 +372,11 @@ class RedisGameListStore:
     def watch(self, namespace: str, nudge: Callable[[], None]) -> Callable[[], None]:
         """Call ``nudge`` when another process announces a change; returns the way to stop.
 
-        Pub/sub may drop messages: the poll interval still bounds staleness."""
+        Pub/sub may drop messages: the poll interval still bounds staleness. A cluster client
+        without pub/sub (redis-py before 6) leaves the poll interval alone to do it."""
         channel = _keys(namespace)["changed"]
+        if not hasattr(self._redis, "pubsub"):
+            return _nothing_to_stop
         self._listeners.setdefault(channel, set()).add(nudge)
         # A finished listener belonged to a loop that ended (``asyncio.run()`` cancels it):
         # listen again on this one.
@@ -401,6 +414,9 @@ class RedisGameListStore:
                     continue
                 try:
                     if pubsub is None:
+                        if isinstance(self._redis, aioredis.RedisCluster):
+                            # its pub/sub finds the channel's node in the slot map (done once)
+                            await self._redis.initialize()
                         pubsub = self._redis.pubsub()
                         subscribed = set()
                     if wanted - subscribed:
@@ -428,6 +444,28 @@ class RedisGameListStore:
             if pubsub is not None:
                 with contextlib.suppress(*_STORE_ERRORS):
                     await pubsub.aclose()
+
+
+def _from_url(
+    url: str, cluster: bool, timeout: float
+) -> aioredis.Redis | aioredis.RedisCluster:
+    """A client of its own for ``url``; connecting waits for the first command."""
+    kind = aioredis.RedisCluster if cluster else aioredis.Redis
+    try:
+        return kind.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    except (ValueError, RedisClusterException) as error:  # not a URL this client can use
+        raise InvalidParameterError("redis", str(error)) from None
+
+
+def _connection_kwargs(redis: aioredis.Redis | aioredis.RedisCluster) -> dict[str, Any]:
+    """The options every connection is made with (a cluster client keeps them itself)."""
+    if isinstance(redis, aioredis.RedisCluster):
+        return dict(redis.get_connection_kwargs())
+    return dict(redis.connection_pool.connection_kwargs)
+
+
+def _nothing_to_stop() -> None:
+    """What :meth:`RedisGameListStore.watch` returns when it cannot listen."""
 
 
 def _text(value: object) -> str | None:
