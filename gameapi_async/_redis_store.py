@@ -373,7 +373,7 @@ class RedisGameListStore:
         """Call ``nudge`` when another process announces a change; returns the way to stop.
 
         Pub/sub may drop messages: the poll interval still bounds staleness. A cluster client
-        without pub/sub (redis-py before 6) leaves the poll interval alone to do it."""
+        without pub/sub (redis-py before 8.0) leaves the poll interval alone to do it."""
         channel = _keys(namespace)["changed"]
         if not hasattr(self._redis, "pubsub"):
             return _nothing_to_stop
