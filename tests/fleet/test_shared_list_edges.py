@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from gameapi_async import GameApiClient, RedisGameListStore
+from gameapi_async import GameApiClient, GameApiError, RedisGameListStore
 from gameapi_async.testing import FakePlatform
 
 from ..support import FakeClock
@@ -80,8 +80,8 @@ async def test_a_list_picked_up_from_the_fleet_keeps_the_age_it_had_when_fetched
     await eventually(
         lambda: reader.cache_stats().shared_hits >= 2, "the reader to pick up the new list"
     )
+    assert reader.cache_stats().age == pytest.approx(SKEW)  # held, not merely forgotten
     assert (await reader.list_games()).request_id == new.request_id
-    assert reader.cache_stats().age == pytest.approx(SKEW)
     reads = store.reads
     stale_by(reader_clock, platform, TTL + 100 - SKEW)
     assert (await reader.list_games()).request_id == new.request_id  # stale, refreshing
@@ -163,9 +163,10 @@ def _document(**fields: object) -> bytes:
         (zlib.compress(_document(fetched_at="yesterday")), "fetched_at is not a finite number"),
         (zlib.compress(_document(fetched_at=True)), "fetched_at is not a finite number"),
         (zlib.compress(_document(content=[])), "content is not an object"),
+        (zlib.compress(b"{not json"), "JSONDecodeError: "),
     ],
     ids=["truncated", "other-format", "not-an-object", "fetched-at-text", "fetched-at-bool",
-         "content-list"],
+         "content-list", "bad-json"],
 )
 async def test_a_refused_stored_value_is_logged_with_its_reason_and_never_served(
     stored: bytes, reason: str, platform: FakePlatform, redis_server: RedisServer,
@@ -180,4 +181,21 @@ async def test_a_refused_stored_value_is_logged_with_its_reason_and_never_served
     assert games.request_id != "planted"
     assert len(games.games) == len(platform.games)
     assert list_requests(platform) == 2
-    assert f"({reason})" in caplog.text
+    assert f"({reason}" in caplog.text
+
+
+@pytest.mark.parametrize("status", [503, None], ids=["transient", "definite"])
+async def test_a_holder_whose_fetch_fails_gives_the_lock_back(
+    status: int | None, platform: FakePlatform, redis_server: RedisServer,
+    make_store: MakeStore, make_fleet_client: MakeClient,
+) -> None:
+    client = make_fleet_client(games_store=make_store())
+    await client.list_games()
+    if status is None:
+        platform.agents[1] = "a-rotated-token"  # a definite error: invalid signature
+    else:
+        platform.faults.error_rate, platform.faults.error_statuses = 1.0, (status,)
+    with pytest.raises(GameApiError):
+        await client.list_games(refresh=True)
+    server = redis_server.client()
+    assert not [k for k in namespace_keys(server) if k.endswith(":lock")]
