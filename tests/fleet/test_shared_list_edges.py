@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from gameapi_async import GameApiClient, GameApiError, RedisGameListStore
+from gameapi_async._store import Lease
 from gameapi_async.testing import FakePlatform
 
 from ..support import FakeClock
@@ -199,3 +200,42 @@ async def test_a_holder_whose_fetch_fails_gives_the_lock_back(
         await client.list_games(refresh=True)
     server = redis_server.client()
     assert not [k for k in namespace_keys(server) if k.endswith(":lock")]
+
+
+class LateLocker:
+    """The real store, except that taking the fetch lock waits until the test allows it: the
+    process has looked at the store, found nothing, and is about to lock."""
+
+    def __init__(self, store: RedisGameListStore) -> None:
+        self._store = store
+        self.settings = store.settings
+        self.locking = asyncio.Event()
+        self.may_lock = asyncio.Event()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    async def acquire(self, namespace: str, token: str) -> Lease | None:
+        self.locking.set()
+        await self.may_lock.wait()
+        return await self._store.acquire(namespace, token)
+
+
+async def test_a_list_written_between_the_look_and_the_lock_is_taken_not_fetched_again(
+    platform: FakePlatform, redis_server: RedisServer, make_store: MakeStore,
+    make_fleet_client: MakeClient,
+) -> None:
+    late = LateLocker(make_store())
+    slow = make_fleet_client(games_store=late)
+    fast = make_fleet_client(games_store=make_store())
+    slow_call = asyncio.ensure_future(slow.list_games())
+    await asyncio.wait_for(late.locking.wait(), 60)
+    written = await fast.list_games()  # locks, fetches, writes and unlocks meanwhile
+    late.may_lock.set()
+    taken = await asyncio.wait_for(slow_call, 60)
+    assert taken.request_id == written.request_id
+    assert list_requests(platform) == 1
+    # Taken once by the load; the watcher, nudged by the write, may also have picked it up.
+    assert 1 <= slow.cache_stats().shared_hits <= 2
+    server = redis_server.client()
+    assert not [k for k in namespace_keys(server) if k.endswith(":lock")]  # given back
