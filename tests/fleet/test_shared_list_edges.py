@@ -182,7 +182,9 @@ async def test_a_refused_stored_value_is_logged_with_its_reason_and_never_served
     assert games.request_id != "planted"
     assert len(games.games) == len(platform.games)
     assert list_requests(platform) == 2
+    assert "ignoring a game list in the shared store that is not valid (" in caplog.text
     assert f"({reason}" in caplog.text
+    assert "; it will be overwritten" in caplog.text
 
 
 @pytest.mark.parametrize("status", [503, None], ids=["transient", "definite"])
