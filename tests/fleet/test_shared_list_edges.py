@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from gameapi_async import GameApiClient, GameApiError, RedisGameListStore
-from gameapi_async._store import Lease
+from gameapi_async._store import Lease, Peek
 from gameapi_async.testing import FakePlatform
 
 from ..support import FakeClock
@@ -30,17 +30,23 @@ TTL = 600.0  # games_ttl of the clients whose lists go stale here (jitter: 570-6
 
 
 class CountingStore:
-    """The real store, counting full reads of the stored list and back-off checks."""
+    """The real store, counting version checks, full reads of the stored list and back-off
+    checks."""
 
     def __init__(self, store: RedisGameListStore) -> None:
         self._store = store
         self.settings = store.settings
+        self.peeks = 0
         self.reads = 0
         self.backoff_checks = 0
         self.checked_backoff = asyncio.Event()
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._store, name)
+
+    async def peek(self, namespace: str) -> Peek:
+        self.peeks += 1
+        return await self._store.peek(namespace)
 
     async def read(self, namespace: str) -> tuple[str, bytes] | None:
         self.reads += 1
@@ -241,3 +247,16 @@ async def test_a_list_written_between_the_look_and_the_lock_is_taken_not_fetched
     assert 1 <= slow.cache_stats().shared_hits <= 2
     server = redis_server.client()
     assert not [k for k in namespace_keys(server) if k.endswith(":lock")]  # given back
+
+
+async def test_a_list_taken_from_the_store_is_not_read_again_by_the_watcher(
+    make_store: MakeStore, make_fleet_client: MakeClient
+) -> None:
+    await make_fleet_client(games_store=make_store()).list_games()
+    store = CountingStore(make_store(poll_interval=0.05))
+    reader = make_fleet_client(games_store=store)
+    await reader.list_games()
+    assert (store.reads, reader.cache_stats().shared_hits) == (1, 1)
+    peeks = store.peeks
+    await eventually(lambda: store.peeks >= peeks + 10, "ten version checks")
+    assert (store.reads, reader.cache_stats().shared_hits) == (1, 1)  # the version it holds
