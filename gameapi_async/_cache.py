@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 import attrs
@@ -111,7 +111,6 @@ class GameListCache:
     def __init__(
         self,
         *,
-        key: Hashable,
         ttl: float | None,
         max_stale: float,
         clock: Clock,
@@ -119,7 +118,6 @@ class GameListCache:
         shared: SharedGameList | None = None,
     ) -> None:
         self._rng = rng if rng is not None else random.Random()
-        self._key = key
         self._ttl = ttl * (1 - self._rng.uniform(0, TTL_JITTER)) if ttl else None
         self._max_stale = max_stale
         self._clock = clock

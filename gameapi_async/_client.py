@@ -289,7 +289,6 @@ class GameApiClient:
         games_ttl = check_seconds("games_ttl", games_ttl or None)
         max_stale = _check_max_stale(games_max_stale)
         games = GameListCache(
-            key=(base_url, agent_id),
             ttl=games_ttl,
             max_stale=max_stale,
             clock=clock,
