@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
 
 import pytest
 from aioresponses import aioresponses
@@ -11,7 +10,7 @@ from hypothesis import settings
 
 from gameapi_async import GameApiClient
 
-from .support import AGENT_ID, API_TOKEN, BASE_URL, FakeClock, readable_id
+from .support import AGENT_ID, API_TOKEN, BASE_URL, FakeClock, closing_clients, readable_id
 
 # Property tests judge results, not speed: a CI machine under load must not turn a slow example
 # into a failure (hypothesis's default is a 200 ms deadline per example).
@@ -36,23 +35,10 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def make_client(clock: FakeClock) -> AsyncIterator[Callable[..., GameApiClient]]:
     """Build clients on the fake clock; every one is closed when the test ends."""
-    made: list[GameApiClient] = []
-
-    def factory(**overrides: Any) -> GameApiClient:
-        settings: dict[str, Any] = {
-            "base_url": BASE_URL,
-            "agent_id": AGENT_ID,
-            "api_token": API_TOKEN,
-            "clock": clock,
-        }
-        settings.update(overrides)
-        client = GameApiClient(**settings)
-        made.append(client)
-        return client
-
-    yield factory
-    for client in made:
-        await client.close()
+    async with closing_clients(
+        base_url=BASE_URL, agent_id=AGENT_ID, api_token=API_TOKEN, clock=clock
+    ) as factory:
+        yield factory
 
 
 @pytest.fixture

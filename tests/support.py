@@ -6,7 +6,7 @@ import asyncio
 import json
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +19,24 @@ from gameapi_async._protocol import RawResponse, SignedRequest
 BASE_URL = "https://api.example.test"
 AGENT_ID = 7
 API_TOKEN = "tok-SECRET-7f3a9c"
+
+
+@asynccontextmanager
+async def closing_clients(**defaults: Any) -> AsyncIterator[Callable[..., GameApiClient]]:
+    """A factory of clients built from ``defaults`` (a call's keywords win); every client it
+    made is closed on exit, so no test leaks a connection or a cache task."""
+    made: list[GameApiClient] = []
+
+    def factory(**overrides: Any) -> GameApiClient:
+        client = GameApiClient(**(defaults | overrides))
+        made.append(client)
+        return client
+
+    try:
+        yield factory
+    finally:
+        for client in made:
+            await client.close()
 
 
 class FakeClock:

@@ -10,6 +10,7 @@ import pytest
 from gameapi_async import GameApiClient, RedisGameListStore, RetryPolicy
 from gameapi_async.testing import FakePlatform
 
+from ..support import closing_clients
 from .redis_server import RedisServer
 
 FLEET_AGENT = 1
@@ -53,23 +54,11 @@ async def make_fleet_client(
     platform: FakePlatform,
 ) -> AsyncIterator[Callable[..., GameApiClient]]:
     """Clients of the fake platform (one per simulated process); all closed at the end."""
-    made: list[GameApiClient] = []
-
-    def factory(**settings: Any) -> GameApiClient:
-        options: dict[str, Any] = {
-            "base_url": platform.base_url,
-            "agent_id": FLEET_AGENT,
-            "api_token": FLEET_TOKEN,
-            "retry": RetryPolicy.disabled(),
-        }
-        options.update(settings)
-        client = GameApiClient(**options)
-        made.append(client)
-        return client
-
-    yield factory
-    for client in made:
-        await client.close()
+    async with closing_clients(
+        base_url=platform.base_url, agent_id=FLEET_AGENT, api_token=FLEET_TOKEN,
+        retry=RetryPolicy.disabled(),
+    ) as factory:
+        yield factory
 
 
 def list_requests(platform: FakePlatform) -> int:

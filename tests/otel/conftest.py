@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -16,6 +15,7 @@ from gameapi_async import GameApiClient, RetryPolicy
 from gameapi_async.otel import Telemetry
 from gameapi_async.testing import FakePlatform
 
+from ..support import closing_clients
 from .support import TOKEN
 
 
@@ -64,18 +64,8 @@ async def otel_client(
     fake: FakePlatform, telemetry: Telemetry
 ) -> AsyncIterator[Callable[..., GameApiClient]]:
     """Clients of ``fake`` reporting to ``telemetry``; closed when the test ends."""
-    made: list[GameApiClient] = []
-
-    def factory(**overrides: Any) -> GameApiClient:
-        settings: dict[str, Any] = {
-            "base_url": fake.base_url, "agent_id": 1, "api_token": TOKEN,
-            "telemetry": telemetry, "retry": QUICK_RETRY,
-        }
-        settings.update(overrides)
-        client = GameApiClient(**settings)
-        made.append(client)
-        return client
-
-    yield factory
-    for client in made:
-        await client.close()
+    async with closing_clients(
+        base_url=fake.base_url, agent_id=1, api_token=TOKEN, telemetry=telemetry,
+        retry=QUICK_RETRY,
+    ) as factory:
+        yield factory
