@@ -28,8 +28,8 @@ import attrs
 import redis
 
 from gameapi_async import Game, GameApiClient, RedisGameListStore, RetryPolicy
-from gameapi_async._shared import decode, encode
-from gameapi_async._store import Lease
+from gameapi_async.fleet._shared_list import decode, encode
+from gameapi_async.fleet._store import Lease
 from gameapi_async.testing import FakePlatform
 from tests.fleet.redis_server import RedisServer
 

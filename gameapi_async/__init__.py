@@ -47,9 +47,9 @@ if TYPE_CHECKING:
     from ._models import Game, GameLink, GameList
     from ._pipeline import Call, CallOptions, Handler, Middleware, Reply
     from ._policy import RetryPolicy
-    from ._redis_store import RedisGameListStore
     from ._signing import sign, verify
     from ._transport import Transport
+    from .fleet._redis import RedisGameListStore
 
 __version__ = "0.1.0.dev0"
 """The SDK's version (PEP 440), the same as the installed distribution's."""
@@ -138,7 +138,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Middleware": ("._pipeline", "Middleware"),
     "MiddlewareError": ("._errors", "MiddlewareError"),
     "NetworkError": ("._errors", "NetworkError"),
-    "RedisGameListStore": ("._redis_store", "RedisGameListStore"),
+    "RedisGameListStore": (".fleet._redis", "RedisGameListStore"),
     "Reply": ("._pipeline", "Reply"),
     "RequestExpiredError": ("._errors", "RequestExpiredError"),
     "RequestTimeoutError": ("._errors", "RequestTimeoutError"),

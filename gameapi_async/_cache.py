@@ -22,9 +22,10 @@ The TTL starts when a fetch finishes, and each cache draws its TTL once with up 
 a fleet of workers started together drifts apart instead of refreshing in lockstep.
 
 With a shared store (``games_store=``) this cache is the near cache: whatever it would have
-fetched it asks ``_shared.SharedGameList`` for instead, which takes the fleet's list or fetches
-once for the fleet; a list another process wrote (or dropped) arrives through ``_adopt``. A
-list's age then counts from when the fleet fetched it, not from when this process read it.
+fetched it asks ``fleet._shared_list.SharedGameList`` for instead, which takes the fleet's list
+or fetches once for the fleet; a list another process wrote (or dropped) arrives through
+``_adopt``. A list's age then counts from when the fleet fetched it, not from when this process
+read it.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import attrs
 from ._clock import Clock
 from ._errors import ClientClosedError, GameApiError, is_transient
 from ._models import GameList
-from ._shared import FleetBackingOff, Loaded, SharedGameList
+from .fleet._shared_list import FleetBackingOff, Loaded, SharedGameList
 
 __all__ = ["CacheStats", "GameListCache"]
 

@@ -38,12 +38,12 @@ from ._protocol import (
     parse_game_list,
 )
 from ._sender import Sender
-from ._shared import SharedGameList, namespace_for
 from ._signing import Signer
-from ._store import GameListStore
 from ._telemetry import GamesGetter, bind_telemetry
 from ._transport import AiohttpTransport, Transport
 from ._validation import validate_params, validate_positive_int
+from .fleet._shared_list import SharedGameList, namespace_for
+from .fleet._store import GameListStore
 from .middleware import AttemptObserver, ClockSkewMiddleware, RetryMiddleware
 
 if TYPE_CHECKING:

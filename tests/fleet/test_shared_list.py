@@ -20,7 +20,7 @@ from gameapi_async import (
     RedisGameListStore,
 )
 from gameapi_async._pipeline import Call, Handler, Reply
-from gameapi_async._store import Lease, StoreUnavailable
+from gameapi_async.fleet._store import Lease, StoreUnavailable
 from gameapi_async.testing import FakePlatform
 
 from ..support import FakeClock

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from gameapi_async import GameApiClient, GameApiError, RedisGameListStore
-from gameapi_async._store import Lease, Peek
+from gameapi_async.fleet._store import Lease, Peek
 from gameapi_async.testing import FakePlatform
 
 from ..support import FakeClock

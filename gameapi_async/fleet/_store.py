@@ -1,9 +1,9 @@
 """The seam below the game-list cache: a store the processes of a fleet share.
 
-The in-process cache (``_cache.py``) stays in front as the near cache; ``_shared.py`` runs the
-fleet protocol (read, fetch-or-wait under a lock, fenced write, drop, back-off, watch) on top
+The in-process cache (``_cache.py``) stays in front as the near cache; ``_shared_list.py`` runs
+the fleet protocol (read, fetch-or-wait under a lock, fenced write, drop, back-off, watch) on top
 of the few primitives below. A store only moves bytes and keeps the lock honest; it knows
-nothing of ``GameList`` or the platform. ``_redis_store.py`` is the one implementation, and the
+nothing of ``GameList`` or the platform. ``_redis.py`` is the one implementation, and the
 only module that imports redis.
 
 Every primitive either answers or raises :class:`StoreUnavailable` quickly: a store's failure

@@ -35,7 +35,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess wit
         "RedisGameListStore needs the redis client: pip install 'gameapi-async[redis]'"
     ) from error
 
-from ._errors import InvalidParameterError
+from .._errors import InvalidParameterError
 from ._store import Lease, Peek, StoreSettings, StoreUnavailable
 
 __all__ = ["RedisGameListStore"]

@@ -34,9 +34,9 @@ from typing import Any, Final
 
 import attrs
 
-from ._clock import Clock
-from ._errors import GameApiError, is_transient
-from ._models import GameList, structure
+from .._clock import Clock
+from .._errors import GameApiError, is_transient
+from .._models import GameList, structure
 from ._store import TOMBSTONE_PREFIX, GameListStore, Lease, StoreUnavailable
 
 __all__ = ["FleetBackingOff", "Loaded", "SharedGameList", "namespace_for"]
