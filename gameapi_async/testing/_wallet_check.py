@@ -12,27 +12,20 @@ checks move money (and leave it where a correct wallet ends up: a few units lowe
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import re
 import uuid
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final, TextIO
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .. import _cli_options as option
-from .._config import ENV_AGENT_ID, ENV_API_TOKEN, check_api_token
-from .._errors import InvalidParameterError
 from .._signing import sign
 
 if TYPE_CHECKING:  # aiohttp is imported when the check runs, not when the CLI parses
     from ._callbacks import CallbackReply, CallbackSender, Player
 
-__all__ = ["CheckResult", "WalletCheckReport", "add_parser", "run", "run_wallet_check"]
+__all__ = ["CheckResult", "WalletCheckReport", "run_wallet_check"]
 
 #: (bet, win) rounds of the session check: losses, wins and a zero bet (a free spin's win).
 SESSION: Final = (
@@ -314,77 +307,3 @@ async def run_wallet_check(
             if name == checks[0][0] and not results[-1].passed:
                 break  # without a balance nothing else can be judged
     return WalletCheckReport(url, player_id, tuple(results))
-
-
-# -- the command ------------------------------------------------------------------------------
-
-
-def add_parser(commands: Any) -> None:
-    """Register ``wallet-check`` on the CLI's subparsers."""
-    parser = commands.add_parser(
-        "wallet-check", help="check a running wallet callback endpoint before go-live",
-        description="Send signed getBalance and makeBet callbacks to URL as the platform "
-        "would, and report which conformance checks pass. Moves a few units of money of "
-        "the given player, who must exist with a balance of at least 20.",
-    )
-    parser.add_argument("url", metavar="URL", help="the wallet's callback URL")
-    parser.add_argument("--agent-id", help=f"your agent id (default ${ENV_AGENT_ID})")
-    parser.add_argument("--api-token", help=f"your API token (default ${ENV_API_TOKEN})")
-    parser.add_argument("--player-id", type=option.parameter("player_id"),
-                        default="wallet-check-player",
-                        help="the test player (default: wallet-check-player)")
-    parser.add_argument("--currency", type=option.parameter("currency"), default="USD",
-                        help="default: USD")
-    parser.add_argument("--concurrency", type=int, default=8,
-                        help="concurrent makeBets in the serialisation check (default 8)")
-    parser.add_argument("--timeout", type=option.timeout, default=30.0,
-                        help="seconds per callback (default 30)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-
-
-def _credentials(args: argparse.Namespace) -> tuple[int, str]:
-    """The agent id and token, from the flags or the environment, by the SDK's own rules."""
-    agent_text, agent_name = args.agent_id, "--agent-id"
-    if agent_text is None:
-        agent_text, agent_name = os.environ.get(ENV_AGENT_ID), ENV_AGENT_ID
-    token, token_name = args.api_token, "--api-token"
-    if token is None:
-        token, token_name = os.environ.get(ENV_API_TOKEN), ENV_API_TOKEN
-    if not agent_text and agent_name == ENV_AGENT_ID:
-        raise InvalidParameterError("--agent-id", f"not given, and {ENV_AGENT_ID} is not set")
-    if not token and token_name == ENV_API_TOKEN:
-        raise InvalidParameterError("--api-token", f"not given, and {ENV_API_TOKEN} is not set")
-    agent_id = option.agent_id_from(agent_name, agent_text or "")
-    try:
-        check_api_token(token or "")
-    except InvalidParameterError as error:
-        raise option.in_flag_terms(error, token_name) from None
-    return agent_id, token or ""
-
-
-def _check_url(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        raise InvalidParameterError("URL", "is not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidParameterError("URL", "must be an absolute http(s) URL")
-    return url
-
-
-async def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """The command: 0 when every check passed, 1 when any failed; 2 (raised) for bad usage."""
-    url = _check_url(args.url)
-    agent_id, token = _credentials(args)
-    if not 1 <= args.concurrency <= 256:
-        raise InvalidParameterError("--concurrency", "must be between 1 and 256")
-    report = await run_wallet_check(url, agent_id=agent_id, api_token=token,
-                                    player_id=args.player_id, currency=args.currency,
-                                    concurrency=args.concurrency,
-                                    callback_timeout=args.timeout)
-    if args.json:
-        print(json.dumps(report.as_json(), indent=2), file=out)
-    else:
-        print(report.text(), file=out)
-    return 0 if report.passed else 1
