@@ -287,12 +287,7 @@ class _Checker:
         return max(REDELIVERIES, self.concurrency)
 
     async def redelivery(self) -> str:
-        before, bet, win, after, _ = await self._deliver(SEQUENTIAL_REDELIVERY, REDELIVERIES,
-                                                         at_once=False)
-        if after != _after(before, bet, win):
-            raise _Failed(f"{REDELIVERIES} deliveries in a row: balance {after}, expected "
-                          f"{_after(before, bet, win)}: the same makeBet was applied "
-                          f"{_times(before, after, bet, win)} times")
+        await self._applied_once(SEQUENTIAL_REDELIVERY, REDELIVERIES, at_once=False, rounds=1)
         return f"{REDELIVERIES} deliveries in a row, money moved once"
 
     async def racing_redelivery(self) -> str:
@@ -300,15 +295,21 @@ class _Checker:
         a wallet that looks its delivery key up outside the lock or transaction that moves
         the money applies them all."""
         copies = self.racing_copies
-        for round_ in range(1, RACE_ROUNDS + 1):
-            before, bet, win, after, _ = await self._deliver(CONCURRENT_REDELIVERY, copies,
-                                                             at_once=True)
-            if after != _after(before, bet, win):
-                raise _Failed(f"{copies} copies delivered at once (round {round_}): balance "
-                              f"{after}, expected {_after(before, bet, win)}: the same makeBet "
-                              f"was applied {_times(before, after, bet, win)} times")
+        await self._applied_once(CONCURRENT_REDELIVERY, copies, at_once=True,
+                                 rounds=RACE_ROUNDS)
         return (f"{copies} copies on connections opened beforehand, completed together, "
                 f"money moved once ({RACE_ROUNDS} rounds)")
+
+    async def _applied_once(self, bet_win: tuple[int, int], copies: int, *, at_once: bool,
+                            rounds: int) -> None:
+        for round_ in range(1, rounds + 1):
+            before, bet, win, after, _ = await self._deliver(bet_win, copies, at_once=at_once)
+            if after != _after(before, bet, win):
+                how = (f"{copies} copies delivered at once (round {round_})" if at_once
+                       else f"{copies} deliveries in a row")
+                raise _Failed(f"{how}: balance {after}, expected {_after(before, bet, win)}: "
+                              f"the same makeBet was applied {_times(before, after, bet, win)} "
+                              "times")
 
     async def repeat_answers(self) -> str:
         """Every repeat answered 200 with the balance the first delivery answered: a 500 (a

@@ -5,7 +5,7 @@ wallets break it, and nothing else, so wallet-check must fail it on the check na
 rule. They are served over real sockets by aiohttp's own server, behind the SDK's
 ``CallbackHandler`` (which verifies signatures) unless the defect is in the verifying.
 
-The ledger's ``store`` is where a real wallet awaits its database: one turn of the event loop,
+The ledger's ``write`` is where a real wallet awaits its database: one turn of the event loop,
 no sleep. Race windows are therefore as narrow as they get in asyncio; wallet-check's racing
 copies still have to meet inside them.
 """
@@ -41,10 +41,6 @@ class Ledger:
         self.deliveries: dict[str, tuple[str, Decimal, Decimal, Decimal]] = {}
         self.lock = asyncio.Lock()
 
-    async def store(self) -> None:
-        """The database write: the handler yields to the event loop once."""
-        await asyncio.sleep(0)
-
     def balance_of(self, player_id: str) -> Decimal:
         if player_id not in self.balances:
             raise WalletError("player_not_found", "Unknown player", status=404)
@@ -73,12 +69,17 @@ class Ledger:
         return seen[3]
 
     async def move(self, key: str, player_id: str, bet: Decimal, win: Decimal) -> Decimal:
-        balance = self.balance_of(player_id)
-        if bet > balance:
+        if bet > self.balance_of(player_id):
             raise WalletError("insufficient_funds", "Not enough money", status=402)
-        await self.store()
-        after = EXACT.add(EXACT.subtract(self.balances[player_id], bet), win)
-        self.balances[player_id] = after
+        return await self.write(key, player_id, bet, win)
+
+    async def write(self, key: str, player_id: str, bet: Decimal, win: Decimal,
+                    read: Decimal | None = None) -> Decimal:
+        """The database write, awaited as a real one is (one turn of the event loop), of the
+        balance (from ``read``, or the current one) and the delivery key."""
+        await asyncio.sleep(0)
+        base = self.balances[player_id] if read is None else read
+        after = self.balances[player_id] = EXACT.add(EXACT.subtract(base, bet), win)
         self.deliveries[key] = (player_id, bet, win, after)
         return after
 
@@ -127,11 +128,7 @@ class FundsOutsideLock(Ledger):
         return await super().make_bet(callback)
 
     async def move(self, key: str, player_id: str, bet: Decimal, win: Decimal) -> Decimal:
-        await self.store()
-        after = EXACT.add(EXACT.subtract(self.balances[player_id], bet), win)
-        self.balances[player_id] = after
-        self.deliveries[key] = (player_id, bet, win, after)
-        return after
+        return await self.write(key, player_id, bet, win)  # the funds were checked unlocked
 
 
 class DedupRace(Ledger):
@@ -159,21 +156,15 @@ class LostUpdates(Ledger):
         read = self.balance_of(player_id)
         if bet > read:
             raise WalletError("insufficient_funds", "Not enough money", status=402)
-        await self.store()
-        after = EXACT.add(EXACT.subtract(read, bet), win)
-        self.balances[player_id] = after
-        self.deliveries[key] = (player_id, bet, win, after)
-        return after
+        return await self.write(key, player_id, bet, win, read=read)
 
 
 class OverdraftAccepted(Ledger):
     """Never checks the funds: any bet is taken, the balance goes below zero."""
 
     async def move(self, key: str, player_id: str, bet: Decimal, win: Decimal) -> Decimal:
-        self.balances[player_id] = EXACT.add(EXACT.subtract(self.balance_of(player_id), bet),
-                                             win)
-        self.deliveries[key] = (player_id, bet, win, self.balances[player_id])
-        return self.balances[player_id]
+        self.balance_of(player_id)  # the player must exist; the funds are never looked at
+        return await self.write(key, player_id, bet, win)
 
 
 def wallet_app(wallet: Ledger) -> web.Application:
