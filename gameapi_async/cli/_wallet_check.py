@@ -71,8 +71,9 @@ def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "wallet-check", help="check a running wallet callback endpoint before go-live",
         description="Send signed getBalance and makeBet callbacks to URL as the platform "
-        "would, and report which conformance checks pass. Moves a few units of money of "
-        "the given player, who must exist with a balance of at least 20.",
+        "would, and report which conformance checks pass. Moves a small share of the "
+        "money of the given player (amounts are sized to the balance), who must exist with "
+        "a balance of at least 20.",
     )
     parser.add_argument("url", metavar="URL", help="the wallet's callback URL")
     parser.add_argument("--agent-id", help=f"your agent id (default ${ENV_AGENT_ID})")
@@ -83,7 +84,8 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--currency", type=option.parameter("currency"), default="USD",
                         help="default: USD")
     parser.add_argument("--concurrency", type=int, default=8,
-                        help="concurrent makeBets in the serialisation check (default 8)")
+                        help="makeBets racing each other in the concurrency checks, 1-256 "
+                        "(default 8)")
     parser.add_argument("--timeout", type=option.timeout, default=30.0,
                         help="seconds per callback (default 30)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
