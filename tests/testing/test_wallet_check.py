@@ -16,10 +16,21 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gameapi_async.callbacks import CallbackHandler
 from gameapi_async.testing import FakePlatform, Player, run_wallet_check
-from gameapi_async.testing._wallet_check import NEEDED
+from gameapi_async.testing._callbacks import CallbackSender
+from gameapi_async.testing._wallet_check import (
+    CONCURRENT_BET,
+    NEEDED,
+    SESSION,
+    above,
+    covering_one,
+    unit_for,
+    units,
+)
 
 from ..callbacks.wallets import MemoryWallet, reserialising_app, serve
 from ..support import AGENT_ID, API_TOKEN
@@ -57,6 +68,28 @@ BALANCES = [
     pytest.param(Decimal("9007199254740993.125"), 8, id="above-2**53"),
     pytest.param(NEEDED, 100, id="minimum-balance-concurrency-100"),
 ]
+
+
+@given(whole=st.integers(20, 10**20), decimals=st.integers(0, 18), digits=st.integers(0))
+def test_every_amount_is_sized_to_the_balance_and_exact_on_the_wire(
+        whole: int, decimals: int, digits: int) -> None:
+    """Any balance from the minimum up, with up to 18 decimals: each amount the check sends is
+    a short decimal a PHP float carries exactly (the sender refuses any other), 256 racing
+    makeBets fit in half of it, one racing bet is covered once and not twice, and the
+    overdraft bet is above it."""
+    balance = Decimal(whole) + Decimal(digits % 10**decimals).scaleb(-decimals)
+    unit = unit_for(balance)
+    sender = CallbackSender("http://127.0.0.1:9/cb", agent_id=AGENT_ID, api_token=API_TOKEN)
+    largest = max(count for pair in SESSION for count in pair)
+    for amount in (units(unit, n) for n in range(largest + 1)):
+        sender.make_bet_body(Player(PLAYER), amount, amount)  # ValueError if not exact
+    assert balance / 10_000 < unit <= balance / 1000
+    bet, win = CONCURRENT_BET  # 256 racing makeBets: the last still finds its bet covered
+    assert units(unit, 256 * (bet - win) + bet) < balance / 2
+    assert balance / 2 < covering_one(balance) <= balance
+    assert above(balance) > balance
+    for amount in (covering_one(balance), above(balance)):
+        sender.make_bet_body(Player(PLAYER), amount, Decimal(0))
 
 
 async def check(app: web.Application, concurrency: int = 8) -> dict[str, str]:
