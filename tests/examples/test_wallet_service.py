@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
@@ -63,7 +63,7 @@ def service(service_module: ModuleType, fake: FakePlatform, tmp_path: Path) -> S
 
 
 def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db) as connection:
+    with closing(sqlite3.connect(db)) as connection:  # sqlite3's own "with" never closes
         return connection.execute(sql).fetchall()
 
 

