@@ -11,7 +11,7 @@ from aioresponses import aioresponses
 import gameapi_async as ga
 from gameapi_async.cli import main
 
-from ..support import API_TOKEN, PLAYER, single_attempt_client
+from .support import API_TOKEN, PLAYER, single_attempt_client
 
 BASE = "https://api.example.test"
 client = single_attempt_client
