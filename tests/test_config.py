@@ -1,5 +1,5 @@
-"""Hostile configuration and input: base_url credentials, query, look-alike loopback hosts;
-huge integers from the caller, the environment or the command line."""
+"""Client settings (``_config``): base_url credentials, query, plain HTTP and look-alike
+loopback hosts; huge integers from the caller, the environment or the command line."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from aioresponses import aioresponses
 
 import gameapi_async as ga
+from gameapi_async import GameApiClient
 from gameapi_async.cli import main
 
 from .support import API_TOKEN, PLAYER, single_attempt_client
@@ -78,3 +79,17 @@ def test_the_cli_refuses_a_huge_agent_id_without_a_traceback(
     assert status == 2
     assert "--agent-id" in err.getvalue()
     assert API_TOKEN not in out.getvalue() + err.getvalue()
+
+
+# -- plain HTTP: refused beyond loopback unless allowed ----------------------------------
+
+@pytest.mark.parametrize("host", ["10.0.0.5", "api.example.com", "192.168.1.10", "[fd00::1]"])
+def test_plain_http_is_refused_beyond_loopback(host: str) -> None:
+    with pytest.raises(ga.InvalidParameterError, match="allow_insecure_http"):
+        GameApiClient(base_url=f"http://{host}", agent_id=1, api_token="t")
+    GameApiClient(base_url=f"http://{host}", agent_id=1, api_token="t", allow_insecure_http=True)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "localhost", "LocalHost", "[::1]"])
+def test_plain_http_to_loopback_is_allowed(host: str) -> None:
+    GameApiClient(base_url=f"http://{host}:8080", agent_id=1, api_token="t")
