@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+import gameapi_async as ga
 from gameapi_async._canonical import PHP_INT_MAX, encode_object, encode_php_json, encode_string
 
 
@@ -100,3 +101,27 @@ def test_non_finite_floats_are_refused(value: float) -> None:
 def test_unknown_types_are_refused() -> None:
     with pytest.raises(TypeError, match="bytes"):
         encode_php_json(b"raw")
+
+
+# -- through the exported encode_body: leading-zero floats, the errors' exact words ------
+# Each case pins a line that mutation testing (docs/testing.md) showed free.
+
+@pytest.mark.parametrize(("value", "php"), [
+    (0.5, "0.5"), (-0.5, "-0.5"), (0.1, "0.1"), (0.987654321, "0.987654321"),
+    (0.05, "0.05"), (0.0001, "0.0001"),
+])
+def test_a_float_below_one_is_written_with_its_leading_zero(value: float, php: str) -> None:
+    assert ga.encode_body({"x": value}) == f'{{"x":{php}}}'.encode()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_nan_and_infinity_are_refused_with_a_clear_message(value: float) -> None:
+    with pytest.raises(ValueError, match=r"^NaN and infinite floats cannot be encoded$"):
+        ga.encode_body({"x": value})
+
+
+def test_a_lone_surrogate_is_refused_with_a_clear_message() -> None:
+    with pytest.raises(
+        ValueError, match=r"^string is not valid Unicode \(holds a lone surrogate\)$"
+    ):
+        ga.encode_body({"x": ["ok", "\ud800"]})
