@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import enum
 import json
+import shutil
+from typing import Any
 
 import pytest
 
 import gameapi_async as ga
+from gameapi_async import encode_body
 from gameapi_async._canonical import PHP_INT_MAX, encode_object, encode_php_json, encode_string
+from gameapi_async._validation import validate_params
+from gameapi_async.testing import FakePlatform
+
+from .php_oracle import php_ksort_json
+from .support import PLAYER
 
 
 @pytest.mark.parametrize(
@@ -125,3 +134,103 @@ def test_a_lone_surrogate_is_refused_with_a_clear_message() -> None:
         ValueError, match=r"^string is not valid Unicode \(holds a lone surrogate\)$"
     ):
         ga.encode_body({"x": ["ok", "\ud800"]})
+
+
+# -- int and str subclasses: signed as the plain values they hold ------------------------
+
+DEMO_PARAMS = tuple(PLAYER)
+
+
+class GameId(enum.IntEnum):
+    STARBURST = 3
+
+
+class Shouty(int):
+    """An int that prints, formats and compares as something else."""
+
+    def __str__(self) -> str:
+        return "three"
+
+    __repr__ = __str__
+
+    def __format__(self, spec: str) -> str:
+        return "THREE"
+
+    def __index__(self) -> int:
+        return 99
+
+    def __int__(self) -> int:
+        return 98
+
+    def __le__(self, other: object) -> bool:
+        return False
+
+
+class Sly(str):
+    """A str that prints, hashes and compares as something else."""
+
+    def __str__(self) -> str:
+        return "/evil\x7f"
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return 0
+
+    def isascii(self) -> bool:
+        return True
+
+    def replace(self, *args: Any) -> str:  # type: ignore[override]
+        return "tampered"
+
+
+def test_int_and_str_subclasses_are_signed_as_the_plain_values_they_hold() -> None:
+    checked = validate_params(DEMO_PARAMS, {**PLAYER, "game_id": Shouty(3),
+                                            "player_id": Sly("p/1")})
+    assert type(checked["game_id"]) is int
+    assert checked["game_id"] == 3
+    assert type(checked["player_id"]) is str
+    assert checked["player_id"] == "p/1"
+    plain = {**PLAYER, "game_id": 3, "player_id": "p/1", "agent_id": 7, "timestamp": 1}
+    for tricky in ({**plain, "game_id": Shouty(3)}, {**plain, "game_id": GameId.STARBURST},
+                   {**plain, "agent_id": Shouty(7), "player_id": Sly("p/1")}):
+        body = encode_body(tricky)
+        assert body == encode_body(plain)
+        assert body == php_ksort_json(plain)  # the independent PHP model
+        json.loads(body)
+
+
+def test_nested_and_float_subclasses_and_odd_keys() -> None:
+    class Wide(float):
+        def __repr__(self) -> str:
+            return "wide"
+
+    assert encode_body({"a": [Shouty(3), Wide(1.5)], "b": {"x": GameId.STARBURST}}) == (
+        b'{"a":[3,1.5],"b":{"x":3}}')
+    with pytest.raises(TypeError, match="keys must be str"):
+        encode_body({1: "x"})  # type: ignore[dict-item]
+    assert encode_body({Sly("b"): 1, "a": 2}) == b'{"a":2,"b":1}'
+
+
+@pytest.mark.parametrize("agent_id", [Shouty(1), GameId.STARBURST])
+async def test_the_platform_accepts_subclass_ids_end_to_end(agent_id: int) -> None:
+    async with FakePlatform(agent_id=int(agent_id.real), api_token="t") as fake, \
+            ga.GameApiClient(base_url=fake.base_url, agent_id=agent_id, api_token="t",
+                             retry=ga.RetryPolicy.disabled()) as client:
+        link = await client.get_game_link_demo(**{**PLAYER, "game_id": GameId.STARBURST})
+        assert link.url.startswith("http")
+        assert client.agent_id == agent_id.real
+        assert type(client.agent_id) is int
+
+
+@pytest.mark.php
+@pytest.mark.skipif(shutil.which("php") is None, reason="php is not installed")
+def test_subclass_values_give_the_body_real_php_writes() -> None:
+    from .test_php_crosscheck import run_php
+
+    plain: dict[str, str | int] = {"agent_id": 7, "game_id": 3, "player_id": "p/1", "ts": 5}
+    tricky: dict[str, Any] = {"agent_id": Shouty(7), "game_id": GameId.STARBURST,
+                              "player_id": Sly("p/1"), "ts": 5}
+    [(php_body, _)] = run_php([("token", plain)])
+    assert encode_body(tricky) == php_body
