@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Callable
 
 import pytest
+from aioresponses import aioresponses
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,7 +16,7 @@ from gameapi_async._config import check_base_url
 from gameapi_async._protocol import GET_GAME_LINK, GET_GAME_LINK_DEMO, Envelope, parse_game_link
 from gameapi_async._validation import RULES, validate_params
 
-from .support import PLAYER
+from .support import PLAYER, single_attempt_client
 
 VALID = {
     "game_id": 123,
@@ -234,3 +235,21 @@ def test_non_ascii_that_is_printable_is_still_accepted_both_ways() -> None:
     assert validate_params(DEMO_PARAMS, {**PLAYER, "home_url": url})["home_url"] == url
     assert parse_game_link(Envelope({"url": url}, "r", 200, None)).url == url
     assert validate_params(DEMO_PARAMS, {**PLAYER, "ip": "fe80::1%eth0"})["ip"] == "fe80::1%eth0"
+
+
+# -- huge integers from the caller: a typed error naming the field, before any I/O -------
+
+client = single_attempt_client
+
+
+@pytest.mark.parametrize("value", [10**5000, -(10**5000), 2**64],
+                         ids=["huge", "huge-negative", "2**64"])
+async def test_a_huge_int_parameter_is_a_typed_error_naming_the_field(
+    mock: aioresponses, value: int
+) -> None:
+    async with client() as c:
+        with pytest.raises(ga.InvalidParameterError) as caught:
+            await c.get_game_link_demo(**{**PLAYER, "game_id": value})
+    assert caught.value.field == "game_id"
+    assert len(str(caught.value)) < 200
+    assert not mock.requests
