@@ -1,15 +1,12 @@
 """Client settings (``_config``): base_url credentials, query, plain HTTP and look-alike
-loopback hosts; huge integers from the caller, the environment or the command line."""
+loopback hosts; a huge integer in the environment."""
 
 from __future__ import annotations
-
-import io
 
 import pytest
 
 import gameapi_async as ga
 from gameapi_async import GameApiClient
-from gameapi_async.cli import main
 
 from .support import API_TOKEN, single_attempt_client
 
@@ -54,17 +51,6 @@ def test_a_huge_agent_id_in_the_environment_is_a_typed_error() -> None:
         ga.GameApiClient.from_env(**ga._config.read_env(env))
     assert caught.value.field == "GAMEAPI_AGENT_ID"
     assert API_TOKEN not in str(caught.value)
-
-
-def test_the_cli_refuses_a_huge_agent_id_without_a_traceback(
-    monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GAMEAPI_API_TOKEN", API_TOKEN)
-    out, err = io.StringIO(), io.StringIO()
-    status = main(["games", "--base-url", BASE, "--agent-id", "9" * 5000], out=out, err=err)
-    assert status == 2
-    assert "--agent-id" in err.getvalue()
-    assert API_TOKEN not in out.getvalue() + err.getvalue()
 
 
 # -- plain HTTP: refused beyond loopback unless allowed ----------------------------------
