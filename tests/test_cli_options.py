@@ -216,7 +216,7 @@ def test_missing_credentials_show_the_subcommands_usage(monkeypatch: pytest.Monk
 def test_the_cli_refuses_a_huge_agent_id_without_a_traceback(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("GAMEAPI_TOKEN", TOKEN)
+    monkeypatch.setenv("GAMEAPI_API_TOKEN", TOKEN)
     out, err = io.StringIO(), io.StringIO()
     status = main(["games", "--base-url", "https://api.example.test", "--agent-id", "9" * 5000],
                   out=out, err=err)
