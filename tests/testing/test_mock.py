@@ -10,6 +10,7 @@ import pytest
 
 from gameapi_async import (
     ApiError,
+    CallOptions,
     ClientClosedError,
     GameApiClient,
     NetworkError,
@@ -141,7 +142,7 @@ async def test_close_closes_the_transport_and_later_sends_are_refused() -> None:
     with pytest.raises(ClientClosedError):
         await client.list_games(refresh=True)
     with pytest.raises(ClientClosedError):  # the transport itself refuses, as the real one does
-        await transport.send(transport.requests[0], RetryPolicy())  # type: ignore[arg-type]
+        await transport.send(transport.requests[0], CallOptions())
     assert len(transport.requests) == 1
 
 
