@@ -34,7 +34,8 @@ class MockTransport:
     To simulate a failure on the way, the handler raises the error the real transport would
     (``NetworkError``, ``RequestTimeoutError``); any other exception (a failed ``assert``
     inside the handler) propagates untouched, so it fails the test instead of being retried.
-    A handler that returns anything but a ``RawResponse`` raises ``TypeError``.
+    A handler that is not callable, or returns anything but a ``RawResponse``, raises
+    ``TypeError``.
 
     Every request is kept in :attr:`requests`, in the order sent, before the handler runs
     (a handler that waits still shows the request). After :meth:`aclose` (the client's
@@ -45,6 +46,8 @@ class MockTransport:
     """
 
     def __init__(self, handler: MockHandler) -> None:
+        if not callable(handler):
+            raise TypeError(f"handler must be callable, not {type(handler).__name__}")
         self._handler = handler
         self.requests: list[SignedRequest] = []
         self._closed = False

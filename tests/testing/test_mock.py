@@ -132,6 +132,11 @@ async def test_a_handler_that_returns_something_else_is_a_type_error_naming_it()
             await client.list_games()
 
 
+def test_a_handler_that_is_not_callable_is_refused_when_built() -> None:
+    with pytest.raises(TypeError, match="handler must be callable, not RawResponse"):
+        MockTransport(games(1))  # type: ignore[arg-type]
+
+
 async def test_close_closes_the_transport_and_later_sends_are_refused() -> None:
     transport = MockTransport(lambda request: games(1))
     client = client_on(transport)
