@@ -120,65 +120,6 @@ def test_ip_address_objects_are_accepted_as_text() -> None:
     assert checked["ip"] == "::1"
 
 
-_ANY_VALUE = st.one_of(
-    st.text(max_size=12),
-    st.sampled_from(["", " ", "en", "pt-BR", "USD", "x", "https://c.example/l", "http://",
-                     "ftp://c.example", "::1", "10.0.0.1", "300.1.1.1", "é", "a\ud800",
-                     "https://c.example:99999/"]),
-    st.integers(min_value=-2, max_value=2**64),
-    st.booleans(),
-    st.none(),
-    st.floats(allow_nan=False),
-    st.just(ipaddress.ip_address("::1")),
-)
-
-
-@given(st.sampled_from(GET_GAME_LINK.params), _ANY_VALUE)
-def test_quick_path_decides_as_the_full_rule(field: str, value: object) -> None:
-    # validate_params takes common values without calling the field's rule; it must accept,
-    # convert and refuse exactly what the rule does, with the same message.
-    def outcome(check: Callable[[], object]) -> object:
-        try:
-            return ("ok", check())
-        except InvalidParameterError as exc:
-            return ("refused", str(exc))
-
-    quick = outcome(lambda: validate_params(GET_GAME_LINK.params, with_value(field, value))[field])
-    full = outcome(lambda: RULES[field](field, value))
-    assert quick == full
-
-
-def test_reuse_checks_the_callers_own_dict_in_place() -> None:
-    own = with_value("ip", ipaddress.ip_address("10.0.0.1"))
-    checked = validate_params(GET_GAME_LINK.params, own, reuse=True)
-    assert checked is own
-    assert checked == with_value("ip", "10.0.0.1")
-    assert validate_params(GET_GAME_LINK.params, dict(VALID), reuse=True) == VALID
-
-
-def test_reuse_copies_anything_but_a_dict_of_exactly_the_names() -> None:
-    # An extra key (the demo endpoint takes no session id) must never reach the body.
-    given_params = dict(VALID)
-    checked = validate_params(GET_GAME_LINK_DEMO.params, given_params, reuse=True)
-    assert checked is not given_params
-    assert "agent_session_id" not in checked
-    assert given_params == VALID
-
-    class Params(dict[str, object]):
-        pass
-
-    subclassed = Params(VALID)
-    assert validate_params(GET_GAME_LINK.params, subclassed, reuse=True) is not subclassed
-
-
-def test_reuse_refuses_like_a_copy() -> None:
-    with pytest.raises(InvalidParameterError, match="ip"):
-        validate_params(GET_GAME_LINK.params, with_value("ip", "nope"), reuse=True)
-    with pytest.raises(KeyError):
-        validate_params(GET_GAME_LINK.params, {k: v for k, v in VALID.items() if k != "ip"}
-                        | {"extra": 1}, reuse=True)
-
-
 # -- URL characters: refused alike at every entry point (call, answer, base_url) ---------
 
 DEMO_PARAMS = tuple(PLAYER)
@@ -253,3 +194,62 @@ async def test_a_huge_int_parameter_is_a_typed_error_naming_the_field(
     assert caught.value.field == "game_id"
     assert len(str(caught.value)) < 200
     assert not mock.requests
+
+
+_ANY_VALUE = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["", " ", "en", "pt-BR", "USD", "x", "https://c.example/l", "http://",
+                     "ftp://c.example", "::1", "10.0.0.1", "300.1.1.1", "é", "a\ud800",
+                     "https://c.example:99999/"]),
+    st.integers(min_value=-2, max_value=2**64),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False),
+    st.just(ipaddress.ip_address("::1")),
+)
+
+
+@given(st.sampled_from(GET_GAME_LINK.params), _ANY_VALUE)
+def test_quick_path_decides_as_the_full_rule(field: str, value: object) -> None:
+    # validate_params takes common values without calling the field's rule; it must accept,
+    # convert and refuse exactly what the rule does, with the same message.
+    def outcome(check: Callable[[], object]) -> object:
+        try:
+            return ("ok", check())
+        except InvalidParameterError as exc:
+            return ("refused", str(exc))
+
+    quick = outcome(lambda: validate_params(GET_GAME_LINK.params, with_value(field, value))[field])
+    full = outcome(lambda: RULES[field](field, value))
+    assert quick == full
+
+
+def test_reuse_checks_the_callers_own_dict_in_place() -> None:
+    own = with_value("ip", ipaddress.ip_address("10.0.0.1"))
+    checked = validate_params(GET_GAME_LINK.params, own, reuse=True)
+    assert checked is own
+    assert checked == with_value("ip", "10.0.0.1")
+    assert validate_params(GET_GAME_LINK.params, dict(VALID), reuse=True) == VALID
+
+
+def test_reuse_copies_anything_but_a_dict_of_exactly_the_names() -> None:
+    # An extra key (the demo endpoint takes no session id) must never reach the body.
+    given_params = dict(VALID)
+    checked = validate_params(GET_GAME_LINK_DEMO.params, given_params, reuse=True)
+    assert checked is not given_params
+    assert "agent_session_id" not in checked
+    assert given_params == VALID
+
+    class Params(dict[str, object]):
+        pass
+
+    subclassed = Params(VALID)
+    assert validate_params(GET_GAME_LINK.params, subclassed, reuse=True) is not subclassed
+
+
+def test_reuse_refuses_like_a_copy() -> None:
+    with pytest.raises(InvalidParameterError, match="ip"):
+        validate_params(GET_GAME_LINK.params, with_value("ip", "nope"), reuse=True)
+    with pytest.raises(KeyError):
+        validate_params(GET_GAME_LINK.params, {k: v for k, v in VALID.items() if k != "ip"}
+                        | {"extra": 1}, reuse=True)
