@@ -35,8 +35,6 @@ CROSS_CUTTING: dict[str, str] = {
 PENDING: dict[str, str] = {
     "test_cache_edges.py": "folds into test_cache.py (the fleet seam change)",
     "test_validation_edges.py": "folds into test_validation.py (the one-path change)",
-    "test_cli_mock_server.py": "moves to tests/cli/ (the cli package)",
-    "test_cli_progress.py": "moves to tests/cli/ (the cli package)",
 }
 
 #: Test folders that are no subpackage's, and why.
