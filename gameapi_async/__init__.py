@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from ._models import Game, GameLink, GameList
     from ._pipeline import Call, CallOptions, Handler, Middleware, Reply
     from ._policy import RetryPolicy
+    from ._protocol import RawResponse, SignedRequest
     from ._signing import sign, verify
     from ._transport import Transport
     from .fleet._redis import RedisGameListStore
@@ -87,6 +88,7 @@ __all__ = [
     "Middleware",
     "MiddlewareError",
     "NetworkError",
+    "RawResponse",
     "RedisGameListStore",
     "Reply",
     "RequestExpiredError",
@@ -96,6 +98,7 @@ __all__ = [
     "RetryPolicy",
     "RetryScheduled",
     "SignatureRequiredError",
+    "SignedRequest",
     "SystemClock",
     "Transport",
     "TransportError",
@@ -137,6 +140,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Middleware": ("._pipeline", "Middleware"),
     "MiddlewareError": ("._errors", "MiddlewareError"),
     "NetworkError": ("._errors", "NetworkError"),
+    "RawResponse": ("._protocol", "RawResponse"),
     "RedisGameListStore": (".fleet._redis", "RedisGameListStore"),
     "Reply": ("._pipeline", "Reply"),
     "RequestExpiredError": ("._errors", "RequestExpiredError"),
@@ -146,6 +150,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "RetryPolicy": ("._policy", "RetryPolicy"),
     "RetryScheduled": ("._events", "RetryScheduled"),
     "SignatureRequiredError": ("._errors", "SignatureRequiredError"),
+    "SignedRequest": ("._protocol", "SignedRequest"),
     "SystemClock": ("._clock", "SystemClock"),
     "Transport": ("._transport", "Transport"),
     "TransportError": ("._errors", "TransportError"),

@@ -87,7 +87,16 @@ ENDPOINTS: Final[Mapping[str, Endpoint]] = {
 
 @attrs.frozen
 class SignedRequest:
-    """What goes on the wire for one attempt: the exact body bytes and their signature."""
+    """What goes on the wire for one attempt: the exact body bytes and their signature.
+
+    A ``Transport`` POSTs ``body`` with ``headers`` to ``endpoint.path`` under its base URL.
+
+    Attributes:
+        endpoint: the platform method (``name``, ``path``, ``params``).
+        body: the exact JSON bytes to send; the signature covers these bytes.
+        signature: the lowercase hex HMAC-SHA256 of ``body`` (its ``repr`` shows 8 characters).
+        timestamp: the Unix seconds stamped in the body.
+    """
 
     endpoint: Endpoint
     body: bytes
@@ -96,12 +105,20 @@ class SignedRequest:
 
     @property
     def headers(self) -> dict[str, str]:
+        """The request headers: ``Content-Type`` and ``X-Signature``."""
         return {"Content-Type": "application/json", "X-Signature": self.signature}
 
 
 @attrs.frozen
 class RawResponse:
-    """What came back: the status, the body bytes and the headers the protocol reads."""
+    """What came back: the status, the body bytes and the headers the protocol reads.
+
+    Attributes:
+        status: the HTTP status.
+        body: the whole body, as received.
+        date: the ``Date`` header, verbatim, if any.
+        retry_after: the ``Retry-After`` header, verbatim, if any.
+    """
 
     status: int
     body: bytes

@@ -13,8 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gameapi_async import GameApiClient, GameApiError, RetryPolicy
-from gameapi_async._protocol import RawResponse, SignedRequest
+from gameapi_async import GameApiClient, GameApiError, RawResponse, RetryPolicy, SignedRequest
 
 BASE_URL = "https://api.example.test"
 AGENT_ID = 7
@@ -106,30 +105,26 @@ def game_list_body(ids: range | list[int], request_id: str = "rid") -> bytes:
     return json.dumps(success({"games": games, "total": len(games)}, request_id)).encode()
 
 
-class ScriptedTransport:
-    """A transport that records requests and answers from a script, optionally held at a gate.
+class Script:
+    """A ``MockTransport`` handler that answers from a queue, then from a default.
 
-    It stands in for the network only; the client, its pipeline and its cache are real.
+    ``answers`` are used first, oldest first; a ``GameApiError`` among them is raised instead
+    of answered. While ``gate`` holds an unset event, every request waits on it, so a test can
+    hold requests in flight. Only the network is scripted: client, pipeline and cache are real.
     """
 
     def __init__(self, default: RawResponse) -> None:
         self.default = default
         self.answers: deque[RawResponse | GameApiError] = deque()
-        self.sent: list[SignedRequest] = []
         self.gate: asyncio.Event | None = None
-        self.closed = False
 
-    async def send(self, request: SignedRequest, timeouts: object) -> RawResponse:
-        self.sent.append(request)
+    async def __call__(self, request: SignedRequest) -> RawResponse:
         if self.gate is not None:
             await self.gate.wait()
         answer = self.answers.popleft() if self.answers else self.default
         if isinstance(answer, GameApiError):
             raise answer
         return answer
-
-    async def aclose(self) -> None:
-        self.closed = True
 
 
 @asynccontextmanager

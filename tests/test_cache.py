@@ -14,9 +14,9 @@ import gameapi_async as ga
 from gameapi_async import GameApiClient, RetryPolicy
 from gameapi_async._pipeline import Call, Handler, Reply
 from gameapi_async._protocol import RawResponse
-from gameapi_async.testing import FakePlatform
+from gameapi_async.testing import FakePlatform, MockTransport
 
-from .support import FakeClock, ScriptedTransport, failure, game_list_body
+from .support import FakeClock, Script, failure, game_list_body
 
 TTL = 3 * 3600.0
 MakeClient = Callable[..., GameApiClient]
@@ -35,12 +35,17 @@ def bad_signature() -> ga.ApiError:
 
 
 @pytest.fixture
-def transport() -> ScriptedTransport:
-    return ScriptedTransport(ok())
+def script() -> Script:
+    return Script(ok())
 
 
 @pytest.fixture
-def client(make_client: MakeClient, transport: ScriptedTransport) -> GameApiClient:
+def transport(script: Script) -> MockTransport:
+    return MockTransport(script)
+
+
+@pytest.fixture
+def client(make_client: MakeClient, transport: MockTransport) -> GameApiClient:
     return make_client(transport=transport, retry=RetryPolicy.disabled())
 
 
@@ -51,88 +56,88 @@ async def settle() -> None:
 
 
 async def test_a_stampede_makes_exactly_one_request(
-    client: GameApiClient, transport: ScriptedTransport
+    client: GameApiClient, transport: MockTransport, script: Script
 ) -> None:
-    transport.gate = asyncio.Event()
+    script.gate = asyncio.Event()
     callers = [asyncio.create_task(client.list_games()) for _ in range(5000)]
     await settle()
-    assert len(transport.sent) == 1
-    transport.gate.set()
+    assert len(transport.requests) == 1
+    script.gate.set()
     results = await asyncio.gather(*callers)
-    assert len(transport.sent) == 1
+    assert len(transport.requests) == 1
     assert all(r is results[0] for r in results)
     stats = client.cache_stats()
     assert (stats.misses, stats.joins, stats.hits) == (1, 4999, 0)
 
 
 async def test_fresh_list_is_served_from_the_cache(
-    client: GameApiClient, transport: ScriptedTransport, clock: FakeClock
+    client: GameApiClient, transport: MockTransport, clock: FakeClock
 ) -> None:
     first = await client.list_games()
     clock.advance(TTL * 0.9)
     assert await client.list_games() is first
-    assert len(transport.sent) == 1
+    assert len(transport.requests) == 1
     assert client.cache_stats().hits == 1
     assert client.cache_stats().age == pytest.approx(TTL * 0.9)
 
 
 async def test_a_cancelled_waiter_cancels_neither_the_fetch_nor_the_others(
-    client: GameApiClient, transport: ScriptedTransport
+    client: GameApiClient, transport: MockTransport, script: Script
 ) -> None:
-    transport.gate = asyncio.Event()
+    script.gate = asyncio.Event()
     waiters = [asyncio.create_task(client.list_games()) for _ in range(3)]
     await settle()
     waiters[0].cancel()
     await settle()
-    transport.gate.set()
+    script.gate.set()
     with pytest.raises(asyncio.CancelledError):
         await waiters[0]
     second, third = await asyncio.gather(*waiters[1:])
     assert second is third
-    assert len(transport.sent) == 1
+    assert len(transport.requests) == 1
 
 
 async def test_an_abandoned_fetch_still_fills_the_cache(
-    client: GameApiClient, transport: ScriptedTransport
+    client: GameApiClient, transport: MockTransport, script: Script
 ) -> None:
-    transport.gate = asyncio.Event()
+    script.gate = asyncio.Event()
     waiter = asyncio.create_task(client.list_games())
     await settle()
     waiter.cancel()
-    transport.gate.set()
+    script.gate.set()
     await settle()
     await client.list_games()
-    assert len(transport.sent) == 1
+    assert len(transport.requests) == 1
     assert client.cache_stats().hits == 1
 
 
 async def test_a_failed_fetch_reaches_every_waiter_and_is_not_cached(
-    client: GameApiClient, transport: ScriptedTransport
+    client: GameApiClient, transport: MockTransport, script: Script
 ) -> None:
-    transport.gate = asyncio.Event()
-    transport.answers.append(unavailable())
+    script.gate = asyncio.Event()
+    script.answers.append(unavailable())
     waiters = [asyncio.create_task(client.list_games()) for _ in range(10)]
     await settle()
-    transport.gate.set()
+    script.gate.set()
     results = await asyncio.gather(*waiters, return_exceptions=True)
     assert all(isinstance(r, ga.ApiError) and r.code == "service_unavailable" for r in results)
     assert (await client.list_games()).total == 3
-    assert len(transport.sent) == 2
+    assert len(transport.requests) == 2
     assert client.cache_stats().errors == 1
 
 
 async def test_past_the_ttl_the_stale_list_is_served_while_one_refresh_runs(
-    client: GameApiClient, transport: ScriptedTransport, clock: FakeClock
+    client: GameApiClient, transport: MockTransport, script: Script, clock: FakeClock
 ) -> None:
     old = await client.list_games()
     clock.advance(TTL + 1)
-    transport.gate = asyncio.Event()
-    transport.answers.append(ok(range(1, 6), "rid-new"))
+    script.gate = asyncio.Event()
+    script.answers.append(ok(range(1, 6), "rid-new"))
     stale = [await client.list_games() for _ in range(20)]
     assert all(s is old for s in stale)
     await settle()
-    assert len(transport.sent) == 2  # one background refresh, however many callers
-    transport.gate.set()
+    assert len(transport.requests) == 2  # one background refresh, however many callers
+    script.gate.set()
     await settle()
     new = await client.list_games()
     assert new.total == 5
@@ -142,25 +147,25 @@ async def test_past_the_ttl_the_stale_list_is_served_while_one_refresh_runs(
 
 
 async def test_stale_if_error_serves_the_last_list_backs_off_then_gives_up(
-    client: GameApiClient, transport: ScriptedTransport, clock: FakeClock,
+    client: GameApiClient, transport: MockTransport, script: Script, clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     old = await client.list_games()
     clock.advance(TTL + 1)
-    transport.default = RawResponse(503, json.dumps(failure("overloaded")).encode())
+    script.default = RawResponse(503, json.dumps(failure("overloaded")).encode())
     with caplog.at_level(logging.WARNING, logger="gameapi_async.cache"):
         assert await client.list_games() is old
         await settle()
-    assert len(transport.sent) == 2
+    assert len(transport.requests) == 2
     assert "serving the cached list" in caplog.text
     for _ in range(50):  # within the back-off: no new request however many callers
         assert await client.list_games() is old
     await settle()
-    assert len(transport.sent) == 2
+    assert len(transport.requests) == 2
     clock.advance(61)
     assert await client.list_games() is old
     await settle()
-    assert len(transport.sent) == 3
+    assert len(transport.requests) == 3
     clock.advance(24 * 3600)  # past max-stale: the error is raised
     with pytest.raises(ga.ApiError) as caught:
         await client.list_games()
@@ -168,11 +173,11 @@ async def test_stale_if_error_serves_the_last_list_backs_off_then_gives_up(
 
 
 async def test_a_definite_error_is_not_hidden_behind_a_stale_list(
-    client: GameApiClient, transport: ScriptedTransport, clock: FakeClock
+    client: GameApiClient, script: Script, clock: FakeClock
 ) -> None:
     await client.list_games()
     clock.advance(TTL + 1)
-    transport.answers.extend([bad_signature(), bad_signature()])
+    script.answers.extend([bad_signature(), bad_signature()])
     await client.list_games()  # stale, while the refresh finds the misconfiguration
     await settle()
     with pytest.raises(ga.InvalidSignatureError):
@@ -180,53 +185,53 @@ async def test_a_definite_error_is_not_hidden_behind_a_stale_list(
 
 
 async def test_refresh_true_fetches_now_and_raises_despite_a_cached_list(
-    client: GameApiClient, transport: ScriptedTransport
+    client: GameApiClient, transport: MockTransport, script: Script
 ) -> None:
     await client.list_games()
     fresh = await client.list_games(refresh=True)
-    assert len(transport.sent) == 2
+    assert len(transport.requests) == 2
     assert await client.list_games() is fresh
-    transport.answers.append(unavailable())
+    script.answers.append(unavailable())
     with pytest.raises(ga.ApiError):
         await client.list_games(refresh=True)
 
 
 async def test_refresh_true_joins_a_fetch_in_flight(
-    client: GameApiClient, transport: ScriptedTransport
+    client: GameApiClient, transport: MockTransport, script: Script
 ) -> None:
-    transport.gate = asyncio.Event()
+    script.gate = asyncio.Event()
     first = asyncio.create_task(client.list_games())
     forced = asyncio.create_task(client.list_games(refresh=True))
     await settle()
-    transport.gate.set()
+    script.gate.set()
     assert await first is await forced
-    assert len(transport.sent) == 1
+    assert len(transport.requests) == 1
 
 
 async def test_ttl_zero_fetches_every_call_but_shares_concurrent_ones(
-    make_client: MakeClient, transport: ScriptedTransport
+    make_client: MakeClient, transport: MockTransport, script: Script
 ) -> None:
     client = make_client(transport=transport, games_ttl=0)
     await client.list_games()
     await client.list_games()
-    assert len(transport.sent) == 2
-    transport.gate = asyncio.Event()
+    assert len(transport.requests) == 2
+    script.gate = asyncio.Event()
     waiters = [asyncio.create_task(client.list_games()) for _ in range(10)]
     await settle()
-    transport.gate.set()
+    script.gate.set()
     await asyncio.gather(*waiters)
-    assert len(transport.sent) == 3
+    assert len(transport.requests) == 3
 
 
 async def test_invalidate_during_a_fetch_keeps_its_result_out_of_the_cache(
-    client: GameApiClient, transport: ScriptedTransport
+    client: GameApiClient, script: Script
 ) -> None:
-    transport.gate = asyncio.Event()
-    transport.answers.extend([ok([1], "old"), ok([1, 2], "new")])
+    script.gate = asyncio.Event()
+    script.answers.extend([ok([1], "old"), ok([1, 2], "new")])
     before = asyncio.create_task(client.list_games())
     await settle()
     client.invalidate_games()
-    transport.gate.set()
+    script.gate.set()
     assert (await before).request_id == "old"  # its waiters still get their answer
     after = await client.list_games()
     assert after.request_id == "new"
@@ -247,11 +252,11 @@ async def test_two_agents_never_share_a_list() -> None:
 
 
 async def test_close_during_a_refresh_leaves_no_task_and_fails_waiters_clearly(
-    client: GameApiClient, transport: ScriptedTransport, clock: FakeClock
+    client: GameApiClient, transport: MockTransport, script: Script, clock: FakeClock
 ) -> None:
     await client.list_games()
     clock.advance(TTL + 1)
-    transport.gate = asyncio.Event()
+    script.gate = asyncio.Event()
     await client.list_games()  # starts the background refresh
     waiter = asyncio.create_task(client.list_games(refresh=True))
     await settle()
@@ -265,9 +270,9 @@ async def test_close_during_a_refresh_leaves_no_task_and_fails_waiters_clearly(
 
 
 async def test_get_game_and_demo_games_use_the_cached_list(
-    client: GameApiClient, transport: ScriptedTransport
+    client: GameApiClient, transport: MockTransport, script: Script
 ) -> None:
-    transport.default = ok(range(1, 1001))
+    script.default = ok(range(1, 1001))
     game = await client.get_game(500)
     assert game is not None
     assert game.id == 500
@@ -275,7 +280,7 @@ async def test_get_game_and_demo_games_use_the_cached_list(
     games = await client.list_games()
     assert [g.id for g in games.demo_games][:3] == [1, 3, 5]
     assert all(g.demo for g in games.demo_games)
-    assert len(transport.sent) == 1
+    assert len(transport.requests) == 1
     with pytest.raises(ga.InvalidParameterError):
         await client.get_game("500")  # type: ignore[arg-type]
 
@@ -300,9 +305,9 @@ def test_bad_cache_settings_name_the_field(
 
 
 async def test_close_also_cancels_a_fetch_orphaned_by_invalidate(
-    client: GameApiClient, transport: ScriptedTransport
+    client: GameApiClient, script: Script
 ) -> None:
-    transport.gate = asyncio.Event()
+    script.gate = asyncio.Event()
     waiter = asyncio.create_task(client.list_games())
     await settle()
     client.invalidate_games()  # the running fetch is no longer the cache's flight
@@ -313,7 +318,7 @@ async def test_close_also_cancels_a_fetch_orphaned_by_invalidate(
 
 
 async def test_a_background_refresh_failing_with_a_bug_is_counted_logged_and_not_wedged(
-    make_client: MakeClient, transport: ScriptedTransport, clock: FakeClock,
+    make_client: MakeClient, transport: MockTransport, script: Script, clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     broken = False
@@ -342,12 +347,12 @@ async def test_a_background_refresh_failing_with_a_bug_is_counted_logged_and_not
         await client.list_games()
     assert client.cache_stats().errors == 2
     broken = False
-    transport.answers.append(ok(range(1, 6), "rid-new"))
+    script.answers.append(ok(range(1, 6), "rid-new"))
     assert (await client.list_games()).request_id == "rid-new"
 
 
 async def test_a_failed_background_refresh_leaves_no_unretrieved_exception(
-    make_client: MakeClient, transport: ScriptedTransport, clock: FakeClock,
+    make_client: MakeClient, transport: MockTransport, clock: FakeClock,
 ) -> None:
     async def middleware(call: Call, call_next: Handler) -> Reply:
         if clock.mono > 2 * TTL:

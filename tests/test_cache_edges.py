@@ -20,8 +20,9 @@ import gameapi_async as ga
 from gameapi_async import GameApiClient, RetryPolicy
 from gameapi_async._pipeline import Call, Handler, Reply
 from gameapi_async._protocol import RawResponse
+from gameapi_async.testing import MockTransport
 
-from .support import FakeClock, ScriptedTransport, failure, game_list_body
+from .support import FakeClock, Script, failure, game_list_body
 
 TTL = 3 * 3600.0
 MakeClient = Callable[..., GameApiClient]
@@ -48,11 +49,16 @@ class Extreme(random.Random):
 
 
 @pytest.fixture
-def transport() -> ScriptedTransport:
-    return ScriptedTransport(ok())
+def script() -> Script:
+    return Script(ok())
 
 
-def cached_client(make_client: MakeClient, transport: ScriptedTransport,
+@pytest.fixture
+def transport(script: Script) -> MockTransport:
+    return MockTransport(script)
+
+
+def cached_client(make_client: MakeClient, transport: MockTransport,
                   **settings: object) -> GameApiClient:
     return make_client(transport=transport, retry=RetryPolicy.disabled(), **settings)
 
@@ -66,56 +72,56 @@ async def settle() -> None:
 # -- invalidate -----------------------------------------------------------------------------
 
 async def test_invalidate_drops_a_fresh_list(
-    make_client: MakeClient, transport: ScriptedTransport
+    make_client: MakeClient, transport: MockTransport, script: Script
 ) -> None:
     client = cached_client(make_client, transport)
     await client.list_games()
     client.invalidate_games()
-    transport.answers.append(ok(range(1, 6), "rid-new"))
+    script.answers.append(ok(range(1, 6), "rid-new"))
     assert (await client.list_games()).request_id == "rid-new"
-    assert len(transport.sent) == 2
+    assert len(transport.requests) == 2
 
 
 async def test_invalidate_drops_a_stale_list_instead_of_serving_it(
-    make_client: MakeClient, transport: ScriptedTransport, clock: FakeClock
+    make_client: MakeClient, transport: MockTransport, script: Script, clock: FakeClock
 ) -> None:
     client = cached_client(make_client, transport)
     await client.list_games()
     clock.advance(TTL + 1)
     client.invalidate_games()
-    transport.answers.append(ok(range(1, 6), "rid-new"))
+    script.answers.append(ok(range(1, 6), "rid-new"))
     assert (await client.list_games()).request_id == "rid-new"
     assert client.cache_stats().stale_served == 0
     assert client.cache_stats().age == 0.0
 
 
 async def test_a_fetch_started_between_two_invalidations_never_writes(
-    make_client: MakeClient, transport: ScriptedTransport
+    make_client: MakeClient, transport: MockTransport, script: Script
 ) -> None:
     client = cached_client(make_client, transport)
     client.invalidate_games()
-    transport.gate = asyncio.Event()
-    transport.answers.extend([ok([1], "between"), ok([1, 2], "after")])
+    script.gate = asyncio.Event()
+    script.answers.extend([ok([1], "between"), ok([1, 2], "after")])
     waiter = asyncio.create_task(client.list_games())
     await settle()
     client.invalidate_games()
-    transport.gate.set()
+    script.gate.set()
     assert (await waiter).request_id == "between"
     assert (await client.list_games()).request_id == "after"
-    assert len(transport.sent) == 2
+    assert len(transport.requests) == 2
 
 
 # -- the stale window ------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("max_stale", "window"), [(24 * 3600.0, 24 * 3600.0), (60.0, TTL)])
 async def test_a_list_is_served_stale_until_the_longer_of_max_stale_and_the_ttl(
-    make_client: MakeClient, transport: ScriptedTransport, clock: FakeClock,
+    make_client: MakeClient, transport: MockTransport, script: Script, clock: FakeClock,
     max_stale: float, window: float,
 ) -> None:
     client = cached_client(make_client, transport, games_max_stale=max_stale,
                            rng=Extreme("low"))
     old = await client.list_games()
-    transport.default = answer(503, "overloaded")
+    script.default = answer(503, "overloaded")
     clock.advance(window - 1)
     assert await client.list_games() is old
     clock.advance(1)
@@ -125,17 +131,17 @@ async def test_a_list_is_served_stale_until_the_longer_of_max_stale_and_the_ttl(
 
 
 async def test_every_hit_and_miss_is_counted(
-    make_client: MakeClient, transport: ScriptedTransport
+    make_client: MakeClient, transport: MockTransport
 ) -> None:
     client = cached_client(make_client, transport)
     for refresh in (False, False, False, True, False):
         await client.list_games(refresh=refresh)
     stats = client.cache_stats()
-    assert (stats.misses, stats.hits, stats.joins, len(transport.sent)) == (2, 3, 0, 2)
+    assert (stats.misses, stats.hits, stats.joins, len(transport.requests)) == (2, 3, 0, 2)
 
 
 async def test_every_background_refresh_is_counted(
-    make_client: MakeClient, transport: ScriptedTransport, clock: FakeClock
+    make_client: MakeClient, transport: MockTransport, clock: FakeClock
 ) -> None:
     client = cached_client(make_client, transport)
     await client.list_games()
@@ -144,69 +150,69 @@ async def test_every_background_refresh_is_counted(
         await client.list_games()
         await settle()
     stats = client.cache_stats()
-    assert (stats.refreshes, stats.stale_served, len(transport.sent)) == (3, 3, 4)
+    assert (stats.refreshes, stats.stale_served, len(transport.requests)) == (3, 3, 4)
 
 
 # -- after a failed background refresh -----------------------------------------------------
 
 @pytest.mark.parametrize(("end", "backoff"), [("low", 30.0), ("high", 60.0)])
 async def test_after_a_transient_failure_no_refresh_starts_for_the_back_off(
-    make_client: MakeClient, transport: ScriptedTransport, clock: FakeClock,
+    make_client: MakeClient, transport: MockTransport, script: Script, clock: FakeClock,
     end: str, backoff: float,
 ) -> None:
     client = cached_client(make_client, transport, rng=Extreme(end))
     old = await client.list_games()
     clock.advance(TTL + 1)
-    transport.default = answer(503, "overloaded")
+    script.default = answer(503, "overloaded")
     assert await client.list_games() is old
     await settle()
-    assert len(transport.sent) == 2
+    assert len(transport.requests) == 2
     clock.advance(backoff - 0.5)
     assert await client.list_games() is old
     await settle()
-    assert len(transport.sent) == 2
+    assert len(transport.requests) == 2
     clock.advance(0.5)
     assert await client.list_games() is old
     await settle()
-    assert len(transport.sent) == 3
+    assert len(transport.requests) == 3
 
 
 async def test_a_good_list_ends_the_back_off(
-    make_client: MakeClient, transport: ScriptedTransport, clock: FakeClock
+    make_client: MakeClient, transport: MockTransport, script: Script, clock: FakeClock
 ) -> None:
     client = cached_client(make_client, transport, games_ttl=10, rng=Extreme("high"))
     await client.list_games()
     clock.advance(11)
-    transport.answers.append(answer(503, "overloaded"))
+    script.answers.append(answer(503, "overloaded"))
     await client.list_games()  # stale; the refresh fails: no refresh for 60 s
     await settle()
     await client.list_games(refresh=True)  # a good list arrives anyway
     clock.advance(11)
     await client.list_games()  # stale again, 22 s after the failure: refresh at once
     await settle()
-    assert len(transport.sent) == 4
+    assert len(transport.requests) == 4
 
 
 async def test_a_failed_foreground_fetch_sets_no_back_off(
-    make_client: MakeClient, transport: ScriptedTransport, clock: FakeClock
+    make_client: MakeClient, transport: MockTransport, script: Script, clock: FakeClock
 ) -> None:
     client = cached_client(make_client, transport, games_ttl=10, rng=Extreme("high"))
     await client.list_games()
-    transport.answers.append(answer(503, "overloaded"))
+    script.answers.append(answer(503, "overloaded"))
     with pytest.raises(ga.ApiError):
         await client.list_games(refresh=True)
     clock.advance(11)  # well within any back-off
     await client.list_games()  # stale: a background refresh starts at once
     await settle()
-    assert len(transport.sent) == 3
+    assert len(transport.requests) == 3
 
 
 async def test_a_failed_foreground_fetch_keeps_the_cached_list(
-    make_client: MakeClient, transport: ScriptedTransport, clock: FakeClock
+    make_client: MakeClient, transport: MockTransport, script: Script, clock: FakeClock
 ) -> None:
     client = cached_client(make_client, transport)
     cached = await client.list_games()
-    transport.answers.append(answer(403, "invalid_signature"))
+    script.answers.append(answer(403, "invalid_signature"))
     with pytest.raises(ga.InvalidSignatureError):
         await client.list_games(refresh=True)
     assert await client.list_games() is cached
@@ -220,13 +226,13 @@ def cache_records(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
 
 
 async def test_a_transient_refresh_failure_is_logged_with_the_age_served(
-    make_client: MakeClient, transport: ScriptedTransport, clock: FakeClock,
+    make_client: MakeClient, transport: MockTransport, script: Script, clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     client = cached_client(make_client, transport, rng=Extreme("low"))
     await client.list_games()
     clock.advance(TTL + 1)
-    transport.answers.append(answer(503, "overloaded"))
+    script.answers.append(answer(503, "overloaded"))
     with caplog.at_level(logging.WARNING, logger="gameapi_async.cache"):
         await client.list_games()
         await settle()
@@ -238,13 +244,13 @@ async def test_a_transient_refresh_failure_is_logged_with_the_age_served(
 
 
 async def test_a_definite_refresh_failure_is_logged_as_an_error(
-    make_client: MakeClient, transport: ScriptedTransport, clock: FakeClock,
+    make_client: MakeClient, transport: MockTransport, script: Script, clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     client = cached_client(make_client, transport)
     await client.list_games()
     clock.advance(TTL + 1)
-    transport.answers.append(answer(403, "invalid_signature"))
+    script.answers.append(answer(403, "invalid_signature"))
     with caplog.at_level(logging.WARNING, logger="gameapi_async.cache"):
         await client.list_games()
         await settle()
@@ -256,11 +262,11 @@ async def test_a_definite_refresh_failure_is_logged_as_an_error(
 
 
 async def test_a_bug_in_a_refresh_is_logged_naming_the_exception_type(
-    make_client: MakeClient, transport: ScriptedTransport, clock: FakeClock,
+    make_client: MakeClient, transport: MockTransport, clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async def broken_after_the_first(call: Call, call_next: Handler) -> Reply:
-        if transport.sent:
+        if transport.requests:
             raise KeyError("bug")
         return await call_next(call)
 
@@ -278,10 +284,10 @@ async def test_a_bug_in_a_refresh_is_logged_naming_the_exception_type(
 
 
 async def test_a_caller_waiting_when_the_client_closes_is_told_why(
-    make_client: MakeClient, transport: ScriptedTransport
+    make_client: MakeClient, transport: MockTransport, script: Script
 ) -> None:
     client = cached_client(make_client, transport)
-    transport.gate = asyncio.Event()
+    script.gate = asyncio.Event()
     waiter = asyncio.create_task(client.list_games())
     await settle()
     await client.close()
@@ -291,7 +297,7 @@ async def test_a_caller_waiting_when_the_client_closes_is_told_why(
 
 
 async def test_a_finished_fetch_keeps_no_list_alive(
-    make_client: MakeClient, transport: ScriptedTransport
+    make_client: MakeClient, transport: MockTransport
 ) -> None:
     # With caching off each call fetches; the cache must not hold on to finished fetches.
     client = cached_client(make_client, transport, games_ttl=0)

@@ -6,12 +6,17 @@ import ipaddress
 from collections.abc import Callable
 
 import pytest
+from aioresponses import aioresponses
 from hypothesis import given
 from hypothesis import strategies as st
 
+import gameapi_async as ga
 from gameapi_async import InvalidParameterError
-from gameapi_async._protocol import GET_GAME_LINK, GET_GAME_LINK_DEMO
+from gameapi_async._config import check_base_url
+from gameapi_async._protocol import GET_GAME_LINK, GET_GAME_LINK_DEMO, Envelope, parse_game_link
 from gameapi_async._validation import RULES, validate_params
+
+from .support import PLAYER, single_attempt_client
 
 VALID = {
     "game_id": 123,
@@ -113,6 +118,82 @@ def test_liberal_but_real_values_are_accepted_verbatim(field: str, value: object
 def test_ip_address_objects_are_accepted_as_text() -> None:
     checked = validate_params(GET_GAME_LINK.params, with_value("ip", ipaddress.ip_address("::1")))
     assert checked["ip"] == "::1"
+
+
+# -- URL characters: refused alike at every entry point (call, answer, base_url) ---------
+
+DEMO_PARAMS = tuple(PLAYER)
+
+# Every kind of character a URL must not hold as given: C0, DEL, C1, Unicode spaces, line and
+# paragraph separators, bidi embeddings/overrides/isolates/marks, zero-width and BOM.
+UNSAFE = ["\x00", "\x09", "\x0a", "\x1f", " ", "\x7f", "\x80", "\x85", "\x9f", "\xa0",
+          "\u1680", "\u2000", "\u200a", "\u2028", "\u2029", "\u202f", "\u205f", "\u3000",
+          "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
+          "\u2069", "\u200e", "\u200f", "\u061c", "\u200b", "\u200d", "\ufeff", "\U000e0001"]
+
+
+def codepoint(char: str) -> str:
+    return f"U+{ord(char):04X}"
+
+
+@pytest.mark.parametrize("char", UNSAFE, ids=codepoint)
+def test_home_url_refuses_every_control_space_separator_and_bidi_char(char: str) -> None:
+    for url in (f"https://casino.example/{char}", f"https://casino.example/lobby?x={char}1",
+                f"https://casino{char}.example/"):
+        with pytest.raises(ga.InvalidParameterError) as caught:
+            validate_params(DEMO_PARAMS, {**PLAYER, "home_url": url})
+        assert caught.value.field == "home_url"
+        assert codepoint(char) in str(caught.value)  # named by code point, not echoed raw
+        assert char == " " or char not in str(caught.value)
+
+
+@pytest.mark.parametrize("char", UNSAFE, ids=codepoint)
+def test_the_launch_link_check_on_answers_refuses_the_same_chars(char: str) -> None:
+    envelope = Envelope({"url": f"https://play.example/g?t={char}"}, "rid", 200, None)
+    with pytest.raises(ga.MalformedResponseError):
+        parse_game_link(envelope)
+
+
+@pytest.mark.parametrize("char", UNSAFE, ids=codepoint)
+def test_base_url_refuses_the_same_chars(char: str) -> None:
+    with pytest.raises(ga.InvalidParameterError, match="base_url"):
+        check_base_url(f"https://api{char}.example/v1", allow_insecure_http=False)
+    with pytest.raises(ga.InvalidParameterError, match="base_url"):
+        check_base_url(f"https://api.example/v1{char}", allow_insecure_http=False)
+
+
+@pytest.mark.parametrize("char", UNSAFE, ids=codepoint)
+def test_an_ipv6_scope_id_cannot_smuggle_them(char: str) -> None:
+    scoped = f"fe80::1%eth{char}0"
+    for ip in (scoped, ipaddress.IPv6Address(scoped)):
+        with pytest.raises(ga.InvalidParameterError) as caught:
+            validate_params(DEMO_PARAMS, {**PLAYER, "ip": ip})
+        assert caught.value.field == "ip"
+
+
+def test_non_ascii_that_is_printable_is_still_accepted_both_ways() -> None:
+    url = "https://bücher.example/лобби?q=日本"
+    assert validate_params(DEMO_PARAMS, {**PLAYER, "home_url": url})["home_url"] == url
+    assert parse_game_link(Envelope({"url": url}, "r", 200, None)).url == url
+    assert validate_params(DEMO_PARAMS, {**PLAYER, "ip": "fe80::1%eth0"})["ip"] == "fe80::1%eth0"
+
+
+# -- huge integers from the caller: a typed error naming the field, before any I/O -------
+
+client = single_attempt_client
+
+
+@pytest.mark.parametrize("value", [10**5000, -(10**5000), 2**64],
+                         ids=["huge", "huge-negative", "2**64"])
+async def test_a_huge_int_parameter_is_a_typed_error_naming_the_field(
+    mock: aioresponses, value: int
+) -> None:
+    async with client() as c:
+        with pytest.raises(ga.InvalidParameterError) as caught:
+            await c.get_game_link_demo(**{**PLAYER, "game_id": value})
+    assert caught.value.field == "game_id"
+    assert len(str(caught.value)) < 200
+    assert not mock.requests
 
 
 _ANY_VALUE = st.one_of(

@@ -1,5 +1,6 @@
-"""Test tools for users of the SDK: a local fake platform and pytest fixtures.
+"""Test tools for users of the SDK: a mock transport, a local fake platform, pytest fixtures.
 
+``MockTransport`` answers the client's requests from a function, with no network;
 ``FakePlatform`` serves the platform's API on loopback with fault injection; the pytest plugin
 (registered automatically when the SDK is installed) provides the ``fake_platform`` and
 ``gameapi_client`` fixtures. See docs/testing.md.
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from ._callbacks import CallbackReply, CallbackSender, Player
     from ._catalogue import DEFAULT_GAMES
     from ._faults import Faults, ScriptedResponse
+    from ._mock import MockTransport
     from ._server import FakePlatform, RecordedRequest
     from ._wallet_check import CheckResult, WalletCheckReport, run_wallet_check
 
@@ -26,6 +28,7 @@ __all__ = [
     "CheckResult",
     "FakePlatform",
     "Faults",
+    "MockTransport",
     "Player",
     "RecordedRequest",
     "ScriptedResponse",
@@ -43,6 +46,7 @@ _LAZY: dict[str, str] = {
     "run_wallet_check": "._wallet_check",
     "FakePlatform": "._server",
     "Faults": "._faults",
+    "MockTransport": "._mock",
     "RecordedRequest": "._server",
     "ScriptedResponse": "._faults",
 }

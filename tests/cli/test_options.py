@@ -209,3 +209,17 @@ def test_missing_credentials_show_the_subcommands_usage(monkeypatch: pytest.Monk
     monkeypatch.delenv("GAMEAPI_BASE_URL", raising=False)
     code, out, err = run_sync("games", "--agent-id", "1", "--api-token", "t")
     _assert_usage_error(code, out, err, "games", "--base-url: not given")
+
+
+# -- a huge agent id is a usage error, with no traceback ---------------------------------
+
+def test_the_cli_refuses_a_huge_agent_id_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GAMEAPI_API_TOKEN", TOKEN)
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["games", "--base-url", "https://api.example.test", "--agent-id", "9" * 5000],
+                  out=out, err=err)
+    assert status == 2
+    assert "--agent-id" in err.getvalue()
+    assert TOKEN not in out.getvalue() + err.getvalue()

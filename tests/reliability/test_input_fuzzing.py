@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gameapi_async as ga
-from gameapi_async import GameApiClient, RetryPolicy
-from gameapi_async._protocol import RawResponse
+from gameapi_async import GameApiClient, RawResponse, RetryPolicy
+from gameapi_async.testing import MockTransport
 
 from ..php_oracle import php_ksort_json
-from ..support import FakeClock, ScriptedTransport
+from ..support import FakeClock
 
 TOKEN = "fuzz-SECRET"
 LINK = RawResponse(200, b'{"status":"success","request_id":"r","content":{"url":"https://g/x"}}')
@@ -78,7 +78,7 @@ def test_invalid_parameters_never_reach_the_network(
     if demo and field == "agent_session_id":
         field = "ip"
     params[field] = data.draw(invalid[field], label=field)
-    transport = ScriptedTransport(LINK)
+    transport = MockTransport(lambda request: LINK)
 
     async def run() -> None:
         async with GameApiClient(base_url="https://x.example", agent_id=1, api_token=TOKEN,
@@ -89,7 +89,7 @@ def test_invalid_parameters_never_reach_the_network(
             assert isinstance(caught.value, ValueError)
 
     asyncio.run(run())
-    assert transport.sent == []
+    assert transport.requests == []
 
 
 @settings(max_examples=300, deadline=None)
@@ -97,7 +97,7 @@ def test_invalid_parameters_never_reach_the_network(
 def test_valid_parameters_are_signed_as_php_would(
     params: dict[str, Any], demo: bool, agent_id: int
 ) -> None:
-    transport = ScriptedTransport(LINK)
+    transport = MockTransport(lambda request: LINK)
     clock = FakeClock()
 
     async def run() -> None:
@@ -107,7 +107,7 @@ def test_valid_parameters_are_signed_as_php_would(
             await call(client, params, demo)
 
     asyncio.run(run())
-    (request,) = transport.sent
+    (request,) = transport.requests
     expected = {k: (str(v) if isinstance(v, ipaddress.IPv4Address | ipaddress.IPv6Address)
                     else v) for k, v in params.items()}
     if demo:

@@ -1,17 +1,14 @@
-"""Hostile configuration and input: base_url credentials, query, look-alike loopback hosts;
-huge integers from the caller, the environment or the command line."""
+"""Client settings (``_config``): base_url credentials, query, plain HTTP and look-alike
+loopback hosts; a huge integer in the environment."""
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from aioresponses import aioresponses
 
 import gameapi_async as ga
-from gameapi_async.cli import main
+from gameapi_async import GameApiClient
 
-from ..support import API_TOKEN, PLAYER, single_attempt_client
+from .support import API_TOKEN, single_attempt_client
 
 BASE = "https://api.example.test"
 client = single_attempt_client
@@ -56,25 +53,15 @@ def test_a_huge_agent_id_in_the_environment_is_a_typed_error() -> None:
     assert API_TOKEN not in str(caught.value)
 
 
-@pytest.mark.parametrize("value", [10**5000, -(10**5000), 2**64],
-                         ids=["huge", "huge-negative", "2**64"])
-async def test_a_huge_int_parameter_is_a_typed_error_naming_the_field(
-    mock: aioresponses, value: int
-) -> None:
-    async with client() as c:
-        with pytest.raises(ga.InvalidParameterError) as caught:
-            await c.get_game_link_demo(**{**PLAYER, "game_id": value})
-    assert caught.value.field == "game_id"
-    assert len(str(caught.value)) < 200
-    assert not mock.requests
+# -- plain HTTP: refused beyond loopback unless allowed ----------------------------------
+
+@pytest.mark.parametrize("host", ["10.0.0.5", "api.example.com", "192.168.1.10", "[fd00::1]"])
+def test_plain_http_is_refused_beyond_loopback(host: str) -> None:
+    with pytest.raises(ga.InvalidParameterError, match="allow_insecure_http"):
+        GameApiClient(base_url=f"http://{host}", agent_id=1, api_token="t")
+    GameApiClient(base_url=f"http://{host}", agent_id=1, api_token="t", allow_insecure_http=True)
 
 
-def test_the_cli_refuses_a_huge_agent_id_without_a_traceback(
-    monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GAMEAPI_API_TOKEN", API_TOKEN)
-    out, err = io.StringIO(), io.StringIO()
-    status = main(["games", "--base-url", BASE, "--agent-id", "9" * 5000], out=out, err=err)
-    assert status == 2
-    assert "--agent-id" in err.getvalue()
-    assert API_TOKEN not in out.getvalue() + err.getvalue()
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "localhost", "LocalHost", "[::1]"])
+def test_plain_http_to_loopback_is_allowed(host: str) -> None:
+    GameApiClient(base_url=f"http://{host}:8080", agent_id=1, api_token="t")
