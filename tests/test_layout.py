@@ -18,7 +18,9 @@ TESTS = ROOT / "tests"
 CROSS_CUTTING: dict[str, str] = {
     "test_benchmarks.py": "the benchmarks/ package beside the SDK runs and reports",
     "test_docs_examples.py": "every example in docs/ runs as written",
+    "test_deprecations_are_errors.py": "the package's own DeprecationWarnings fail the suite",
     "test_docs_reference.py": "the API reference covers every public name",
+    "test_eager_tasks.py": "every call path under asyncio's eager task factory (3.12+)",
     "test_import_graph.py": "no import circle anywhere in the package",
     "test_layout.py": "this rule",
     "test_logging_quiet.py": "the library logging convention, whatever module logs",
