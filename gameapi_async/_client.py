@@ -25,7 +25,6 @@ from ._config import (
 )
 from ._errors import ClientClosedError, InvalidParameterError
 from ._events import EventHook
-from ._fastnew import builder
 from ._models import Game, GameLink, GameList
 from ._pipeline import Call, CallOptions, Handler, Middleware, Reply, compose
 from ._policy import RetryPolicy
@@ -52,7 +51,6 @@ if TYPE_CHECKING:
 __all__ = ["GameApiClient"]
 
 _UNSET: Any = object()
-_new_call = builder(Call)  # Call(endpoint, params, options) with its defaults spelled out
 
 
 DEFAULT_GAMES_TTL = 3 * 3600.0
@@ -298,11 +296,8 @@ class GameApiClient:
             call_hooks = (*hooks, instruments.on_event)
             attempt = instruments.wrap_attempt(sender)
         skew = ClockSkewMiddleware(clock=clock, hooks=call_hooks)
-        # The built-in middlewares are bound directly (no wrapper frame per layer and call);
-        # the caller's own go through ``compose``, exactly as documented.
         retrier = RetryMiddleware(clock=clock, rng=rng, hooks=call_hooks)
         observer = AttemptObserver(clock=clock, hooks=hooks)
-        builtins = skew._bind_next(retrier._bind_next(observer._bind_next(attempt)))
         store = _check_store(games_store)
         games_ttl = check_seconds("games_ttl", games_ttl or None)
         max_stale = _check_max_stale(games_max_stale)
@@ -320,7 +315,7 @@ class GameApiClient:
                 max_response_bytes=max_response_bytes,
             ),
         )
-        handler = compose(_check_middlewares(middlewares), builtins)
+        handler = compose((*_check_middlewares(middlewares), skew, retrier, observer), attempt)
         if instruments is not None:
             handler = instruments.wrap_handler(handler)  # outermost: the whole logical call
             games.observer = instruments.on_cache_lookup
@@ -530,6 +525,5 @@ class GameApiClient:
         if shared.closed:
             raise ClientClosedError("the client is closed")
         shared.binding.check()
-        # ``params`` is the dict the endpoint method built for this call: checked in place.
-        checked = validate_params(endpoint.params, params, reuse=True)
-        return shared.handler(_new_call(endpoint, checked, self._options, 1, 0.0))
+        checked = validate_params(endpoint.params, params)
+        return shared.handler(Call(endpoint, checked, self._options))

@@ -11,7 +11,6 @@ This is the SDK's own chain rather than aiohttp's client middlewares: those sit 
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
@@ -135,23 +134,3 @@ def _name(middleware: object) -> str:
         name = type(middleware).__qualname__
     module = getattr(middleware, "__module__", None) or type(middleware).__module__
     return f"{module}.{name}" if isinstance(module, str) and module else name
-
-
-class ChainedMiddleware:
-    """Base of the built-in middlewares: a middleware whose work is ``_handle(call_next, call)``.
-
-    Used like any middleware (``mw(call, call_next)``), or bound to its next handler once with
-    ``_bind_next``, which the client does to chain its own middlewares without a wrapper frame
-    per layer and call.
-    """
-
-    __slots__ = ()
-
-    def __call__(self, call: Call, call_next: Handler) -> Awaitable[Reply]:
-        return self._handle(call_next, call)
-
-    def _bind_next(self, call_next: Handler) -> Handler:
-        return functools.partial(self._handle, call_next)
-
-    def _handle(self, call_next: Handler, call: Call) -> Awaitable[Reply]:
-        raise NotImplementedError

@@ -20,7 +20,6 @@ import cattrs
 
 from ._canonical import encode_object
 from ._errors import MAX_REQUEST_ID, MalformedResponseError, api_error_for, clip
-from ._fastnew import builder
 from ._httpdate import parse_http_date
 from ._models import GameLink, GameList, structure
 from ._signing import Signer
@@ -119,12 +118,6 @@ class Envelope:
     server_time: float | None  # the platform's clock in Unix seconds, when the answer said
 
 
-# Made on every call: built through their slots (see _fastnew).
-_new_signed_request: Final = builder(SignedRequest)
-_new_envelope: Final = builder(Envelope)
-_new_game_link: Final = builder(GameLink, validated_by_caller=True)  # parse_game_link
-
-
 def build_request(
     endpoint: Endpoint,
     params: Mapping[str, object],
@@ -142,7 +135,7 @@ def _build_request(
 ) -> SignedRequest:
     # build_request with positional arguments, for the sender: one call per attempt.
     body = encode_object({"agent_id": agent_id, "timestamp": timestamp, **params})
-    return _new_signed_request(endpoint, body, signer.sign(body), timestamp)
+    return SignedRequest(endpoint, body, signer.sign(body), timestamp)
 
 
 def excerpt(body: bytes, limit: int = 200) -> str:
@@ -213,7 +206,7 @@ def decipher(response: RawResponse, *, now: float) -> Envelope:
                 server_time = parse_iso_timestamp(payload.get("timestamp"))
                 if server_time is None:
                     server_time = parse_http_date(response.date)
-                return _new_envelope(content, request_id, 200, server_time)
+                return Envelope(content, request_id, 200, server_time)
     return _decipher_fully(response, now=now)
 
 
@@ -304,12 +297,7 @@ def parse_game_list(envelope: Envelope) -> GameList:
 
 def parse_game_link(envelope: Envelope) -> GameLink:
     """The typed :class:`GameLink` of a ``get_game_link`` or ``get_game_link_demo`` envelope."""
-    url = envelope.content.get("url")
-    if type(url) is str and url:  # the common case, without a copy of the content
-        # A non-empty str: what GameLink's own validator would check.
-        link = _new_game_link(url, envelope.request_id)
-    else:
-        link = _structure_content(envelope, GameLink)
+    link = _structure_content(envelope, GameLink)
     if not _is_absolute_http_url(link.url):
         raise MalformedResponseError(
             f"HTTP {envelope.http_status}: unexpected content (content.url: not an absolute "

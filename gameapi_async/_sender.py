@@ -5,15 +5,12 @@ from __future__ import annotations
 import time
 
 from ._clock import Clock, SystemClock
-from ._fastnew import builder
 from ._pipeline import Call, Reply
 from ._protocol import _build_request, decipher
 from ._signing import Signer
 from ._transport import Transport
 
 __all__ = ["Sender"]
-
-_new_reply = builder(Reply)  # one per attempt
 
 
 class Sender:
@@ -42,4 +39,4 @@ class Sender:
         response = await self._transport.send(request, call.options)
         received_at = now()
         envelope = decipher(response, now=received_at)
-        return _new_reply(envelope, sent_at, received_at, call.attempt)
+        return Reply(envelope, sent_at, received_at, call.attempt)

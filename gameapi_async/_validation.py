@@ -178,47 +178,10 @@ RULES: Final[Mapping[str, Rule]] = {
     "ip": _ip,
 }
 
-# The common case of each string rule, for validate_params: a non-empty ASCII str (which is
-# always valid UTF-8) that passes the field's memoised check, or any such str for free text.
-_STR_CHECKS: Final[Mapping[str, Callable[[str], str | None] | None]] = {
-    "player_id": None,
-    "player_username": None,
-    "agent_session_id": None,
-    "language": _language_problem,
-    "currency": _currency_problem,
-    "home_url": _url_problem,
-    "ip": _ip_problem,
-}
-
-
-def validate_params(
-    names: tuple[str, ...], params: Mapping[str, object], *, reuse: bool = False
-) -> dict[str, object]:
+def validate_params(names: tuple[str, ...], params: Mapping[str, object]) -> dict[str, object]:
     """Check every parameter an endpoint takes; return the values to sign, in ``names`` order.
 
-    A value in the common shape (a plain non-empty ASCII str, or a plain int ``game_id`` in
-    range) that passes its check is taken as is; anything else goes to the field's full rule,
-    which converts it or raises the error naming the field.
-
-    ``reuse=True`` is for a dict the caller built for this call alone, holding exactly
-    ``names`` in that order: it is checked in place and returned (converted values replace the
-    given ones), saving a copy. Any other mapping is copied as without it.
+    Each value goes through its field's rule, which returns what is signed (a subclass of
+    ``str`` or ``int`` as the plain value it holds) or raises the error naming the field.
     """
-    # Reused, every name is still looked up below, so its keys are exactly ``names``.
-    reused = reuse and type(params) is dict and len(params) == len(names)
-    checked: dict[str, object] = params if reused else {}  # type: ignore[assignment]
-    for name in names:
-        value = params[name]
-        if type(value) is str:
-            if value and value.isascii() and name in _STR_CHECKS:
-                problem_of = _STR_CHECKS[name]
-                if problem_of is None or problem_of(value) is None:
-                    if not reused:
-                        checked[name] = value
-                    continue
-        elif type(value) is int and name == "game_id" and 1 <= value <= PHP_INT_MAX:
-            if not reused:
-                checked[name] = value
-            continue
-        checked[name] = RULES[name](name, value)
-    return checked
+    return {name: RULES[name](name, params[name]) for name in names}

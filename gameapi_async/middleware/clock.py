@@ -33,7 +33,7 @@ import attrs
 from .._clock import Clock
 from .._errors import GameApiError, RequestExpiredError
 from .._events import ClockResynced, EventHook, emit
-from .._pipeline import Call, ChainedMiddleware, Handler, Reply
+from .._pipeline import Call, Handler, Reply
 
 __all__ = ["ClockSkewMiddleware"]
 
@@ -45,7 +45,7 @@ WARN_ABOVE: Final = 30.0
 PLAUSIBLE: Final = (1_577_836_800.0, 4_102_444_800.0)  # 2020-01-01 .. 2100-01-01 UTC
 
 
-class ClockSkewMiddleware(ChainedMiddleware):
+class ClockSkewMiddleware:
     """Holds the learned offset (platform clock minus local clock) for one client.
 
     Each client makes its own. How the offset is learned (and when it is not) is described in
@@ -64,7 +64,7 @@ class ClockSkewMiddleware(ChainedMiddleware):
         self._warned = False
         self.offset = 0.0
 
-    async def _handle(self, call_next: Handler, call: Call) -> Reply:
+    async def __call__(self, call: Call, call_next: Handler) -> Reply:
         offset = self.offset
         if offset != call.clock_offset:
             call = _with_offset(call, offset)

@@ -16,14 +16,14 @@ import attrs
 from .._clock import Clock, SystemClock
 from .._errors import GameApiError, is_transient
 from .._events import EventHook, RetryScheduled, emit
-from .._pipeline import Call, ChainedMiddleware, Handler, Reply
+from .._pipeline import Call, Handler, Reply
 
 __all__ = ["RetryMiddleware"]
 
 logger = logging.getLogger("gameapi_async")
 
 
-class RetryMiddleware(ChainedMiddleware):
+class RetryMiddleware:
     """Applies ``call.options.retry``; sleeps through the client's clock."""
 
     __slots__ = ("_clock", "_hooks", "_monotonic", "_rng")
@@ -37,7 +37,7 @@ class RetryMiddleware(ChainedMiddleware):
         self._rng = rng if rng is not None else random.Random()
         self._hooks = tuple(hooks)
 
-    async def _handle(self, call_next: Handler, call: Call) -> Reply:
+    async def __call__(self, call: Call, call_next: Handler) -> Reply:
         policy = call.options.retry
         if policy.attempts == 1:
             return await call_next(call)
