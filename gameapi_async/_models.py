@@ -14,10 +14,14 @@ from typing import Any, Final, TypeVar
 
 import attrs
 import cattrs
-from cattrs.errors import IterableValidationError, IterableValidationNote
-from cattrs.gen import make_dict_structure_fn, override
+from cattrs.errors import (
+    AttributeValidationNote,
+    ClassValidationError,
+    IterableValidationError,
+    IterableValidationNote,
+)
 
-__all__ = ["Game", "GameLink", "GameList", "converter", "structure"]
+__all__ = ["Game", "GameLink", "GameList", "converter", "link_of", "structure"]
 
 T = TypeVar("T")
 
@@ -162,20 +166,51 @@ def _build_converter() -> cattrs.Converter:
             return tuple(game(item, Game) for item in value)
         raise IterableValidationError("While structuring games", errors, tuple)
 
-    def url(value: Any, _: Any) -> str:
-        # GameLink's own validator runs in its __init__, where cattrs cannot say which field
-        # failed: refusing an empty url here names ``url`` in the error.
-        text = strict_str(value, str)
-        if not text:
-            raise ValueError("must not be empty")
-        return text
+    def link(value: Any, _: Any) -> GameLink:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected an object, got {type(value).__name__}")
+        return link_of(value, value.get("request_id"))
 
-    strict_str = _strict(str)
     conv.register_structure_hook_func(lambda cls: cls == tuple[Game, ...], games)
-    conv.register_structure_hook(
-        GameLink, make_dict_structure_fn(GameLink, conv, url=override(struct_hook=url))
-    )
+    conv.register_structure_hook(GameLink, link)
     return conv
+
+
+_MISSING: Final[Any] = object()
+
+
+def link_of(content: Mapping[str, Any], request_id: object) -> GameLink:
+    """The :class:`GameLink` of an answer's ``content`` and ``request_id``: the one way a link
+    is made from an answer (``parse_game_link`` and the converter both come here).
+
+    A link is two fields, so they are checked here directly rather than through cattrs'
+    per-field dispatch; a problem is raised the way cattrs raises it (a
+    ``ClassValidationError`` whose notes name the field), so errors read the same.
+    """
+    url = content.get("url", _MISSING)
+    if type(url) is str and url and (request_id is None or type(request_id) is str):
+        return GameLink(url, request_id)
+    problems: list[Exception] = []
+    if url is _MISSING:
+        problems.append(_noted(KeyError("url"), "url", str))
+    elif not isinstance(url, str):
+        problems.append(_noted(TypeError(f"expected str, got {type(url).__name__}"), "url", str))
+    elif not url:
+        problems.append(_noted(ValueError("must not be empty"), "url", str))
+    if request_id is not None and not isinstance(request_id, str):
+        problems.append(_noted(
+            TypeError(f"expected str, got {type(request_id).__name__}"), "request_id", str | None
+        ))
+    if not problems:  # str subclasses: the plain strs they hold
+        assert isinstance(url, str)
+        return GameLink(str.__str__(url), None if request_id is None else str(request_id))
+    raise ClassValidationError("While structuring GameLink", problems, GameLink)
+
+
+def _noted(error: Exception, field: str, kind: Any) -> Exception:
+    error.__notes__ = [AttributeValidationNote(f"Structuring class GameLink @ attribute {field}",
+                                               field, kind)]
+    return error
 
 
 converter = _build_converter()

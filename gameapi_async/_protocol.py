@@ -21,7 +21,7 @@ import cattrs
 from ._canonical import encode_object
 from ._errors import MAX_REQUEST_ID, MalformedResponseError, api_error_for, clip
 from ._httpdate import parse_http_date
-from ._models import GameLink, GameList, structure
+from ._models import GameLink, GameList, link_of, structure
 from ._signing import Signer
 from ._validation import unsafe_url_char
 
@@ -280,14 +280,18 @@ def _structure_content(envelope: Envelope, cls: type[T]) -> T:
     try:
         return structure(data, cls)
     except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
-        problems = cattrs.transform_error(exc, path="content")
-        detail = "; ".join(problems[:3]) if problems else str(exc)
-        raise MalformedResponseError(
-            f"HTTP {envelope.http_status}: unexpected content ({detail})",
-            http_status=envelope.http_status,
-            request_id=envelope.request_id,
-            body_excerpt=excerpt(json.dumps(envelope.content, default=repr).encode()),
-        ) from None
+        raise _unexpected_content(envelope, exc) from None
+
+
+def _unexpected_content(envelope: Envelope, exc: Exception) -> MalformedResponseError:
+    problems = cattrs.transform_error(exc, path="content")
+    detail = "; ".join(problems[:3]) if problems else str(exc)
+    return MalformedResponseError(
+        f"HTTP {envelope.http_status}: unexpected content ({detail})",
+        http_status=envelope.http_status,
+        request_id=envelope.request_id,
+        body_excerpt=excerpt(json.dumps(envelope.content, default=repr).encode()),
+    )
 
 
 def parse_game_list(envelope: Envelope) -> GameList:
@@ -297,7 +301,10 @@ def parse_game_list(envelope: Envelope) -> GameList:
 
 def parse_game_link(envelope: Envelope) -> GameLink:
     """The typed :class:`GameLink` of a ``get_game_link`` or ``get_game_link_demo`` envelope."""
-    link = _structure_content(envelope, GameLink)
+    try:
+        link = link_of(envelope.content, envelope.request_id)
+    except cattrs.BaseValidationError as exc:
+        raise _unexpected_content(envelope, exc) from None
     if not _is_absolute_http_url(link.url):
         raise MalformedResponseError(
             f"HTTP {envelope.http_status}: unexpected content (content.url: not an absolute "

@@ -115,15 +115,16 @@ def _matching(pattern: re.Pattern[str], what: str) -> Callable[[str], str | None
     return problem_of
 
 
-def _rule(problem_of: Callable[[str], str | None]) -> Rule:
-    def rule(field: str, value: object) -> str:
-        return _checked(field, value, problem_of)
-
-    return rule
-
-
 _language_problem: Final = _matching(_LANGUAGE, "a language code such as 'en' or 'pt-BR'")
 _currency_problem: Final = _matching(_CURRENCY, "a currency code such as 'USD' or 'USDT'")
+
+
+def _language(field: str, value: object) -> str:
+    return _checked(field, value, _language_problem)
+
+
+def _currency(field: str, value: object) -> str:
+    return _checked(field, value, _currency_problem)
 
 
 @functools.lru_cache(maxsize=_MEMO_SIZE)
@@ -172,8 +173,8 @@ RULES: Final[Mapping[str, Rule]] = {
     "player_id": _text,
     "player_username": _text,
     "agent_session_id": _text,
-    "language": _rule(_language_problem),
-    "currency": _rule(_currency_problem),
+    "language": _language,
+    "currency": _currency,
     "home_url": _home_url,
     "ip": _ip,
 }
@@ -184,4 +185,7 @@ def validate_params(names: tuple[str, ...], params: Mapping[str, object]) -> dic
     Each value goes through its field's rule, which returns what is signed (a subclass of
     ``str`` or ``int`` as the plain value it holds) or raises the error naming the field.
     """
-    return {name: RULES[name](name, params[name]) for name in names}
+    checked: dict[str, object] = {}
+    for name in names:
+        checked[name] = RULES[name](name, params[name])
+    return checked
