@@ -2,7 +2,7 @@
 
 A middleware is ``async (call, call_next) -> Reply``: it may change the call, call
 ``call_next`` zero or more times, and inspect or replace the reply or the error. The innermost
-handler stamps, signs, sends and deciphers exactly one attempt, so a middleware that calls
+handler stamps, signs, sends and parses exactly one attempt, so a middleware that calls
 ``call_next`` again (retry, clock resync) always sends a freshly stamped and signed request.
 
 This is the SDK's own chain rather than aiohttp's client middlewares: those sit below signing

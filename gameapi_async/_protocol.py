@@ -1,4 +1,4 @@
-"""The platform protocol without I/O: build signed requests, decipher answers, read times.
+"""The platform protocol without I/O: build signed requests, parse answers, read times.
 
 Every decision about bytes on the wire and meaning of an answer lives here, as pure functions
 of their inputs (the gidgethub "sans-I/O" shape), so it is tested without sockets or mocks and
@@ -35,12 +35,12 @@ __all__ = [
     "RawResponse",
     "SignedRequest",
     "build_request",
-    "decipher",
     "excerpt",
     "parse_game_link",
     "parse_game_list",
     "parse_http_date",
     "parse_iso_timestamp",
+    "parse_response",
     "parse_retry_after",
 ]
 
@@ -175,7 +175,7 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     return None if moment is None else max(0.0, moment - now)
 
 
-def decipher(response: RawResponse, *, now: float) -> Envelope:
+def parse_response(response: RawResponse, *, now: float) -> Envelope:
     """A checked success :class:`Envelope`, or the typed error the answer means.
 
     Success is HTTP 200 *and* ``status == "success"`` *and* a ``content`` object. An error
@@ -184,7 +184,7 @@ def decipher(response: RawResponse, *, now: float) -> Envelope:
     wall clock, used only to resolve a ``Retry-After`` date when the answer has no ``Date``.
 
     Success first: a well-formed success envelope is recognised with the fewest steps and
-    returned; every other answer (errors, anything odd) goes through :func:`_decipher_fully`,
+    returned; every other answer (errors, anything odd) goes through :func:`_parse_response_fully`,
     which decides exactly as if the quick look had not happened.
     """
     if response.status == 200:
@@ -207,7 +207,7 @@ def decipher(response: RawResponse, *, now: float) -> Envelope:
                 if server_time is None:
                     server_time = parse_http_date(response.date)
                 return Envelope(content, request_id, 200, server_time)
-    return _decipher_fully(response, now=now)
+    return _parse_response_fully(response, now=now)
 
 
 def _request_id(value: object) -> str | None:
@@ -219,8 +219,8 @@ def _request_id(value: object) -> str | None:
     return value
 
 
-def _decipher_fully(response: RawResponse, *, now: float) -> Envelope:
-    """:func:`decipher` for any answer, step by step: what error it means, and why."""
+def _parse_response_fully(response: RawResponse, *, now: float) -> Envelope:
+    """:func:`parse_response` for any answer, step by step: what error it means, and why."""
     status = response.status
     retry_after = None
     if response.retry_after is not None:

@@ -1,4 +1,4 @@
-"""The innermost handler of the pipeline: stamp, sign, send and decipher one attempt."""
+"""The innermost handler of the pipeline: stamp, sign, send and parse one attempt."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 from ._clock import Clock, SystemClock
 from ._pipeline import Call, Reply
-from ._protocol import _build_request, decipher
+from ._protocol import _build_request, parse_response
 from ._signing import Signer
 from ._transport import Transport
 
@@ -38,5 +38,5 @@ class Sender:
         )
         response = await self._transport.send(request, call.options)
         received_at = now()
-        envelope = decipher(response, now=received_at)
+        envelope = parse_response(response, now=received_at)
         return Reply(envelope, sent_at, received_at, call.attempt)

@@ -16,9 +16,9 @@ from gameapi_async._config import check_base_url
 from gameapi_async._protocol import (
     Envelope,
     RawResponse,
-    decipher,
     parse_game_link,
     parse_http_date,
+    parse_response,
     parse_retry_after,
 )
 from gameapi_async._validation import validate_params
@@ -186,7 +186,7 @@ def test_retry_after_as_a_date_in_every_form(form: str) -> None:
     assert parse_retry_after(FORMS[form], now=MOMENT - 30) == 30.0
     error_body = json.dumps({"status": "error", "error": "busy", "message": "m"}).encode()
     with pytest.raises(ga.ApiError) as caught:
-        decipher(RawResponse(503, error_body, date=FORMS["imf-fixdate"].replace("37", "07"),
+        parse_response(RawResponse(503, error_body, date=FORMS["imf-fixdate"].replace("37", "07"),
                              retry_after=FORMS[form]), now=0.0)
     assert caught.value.retry_after == 30.0  # measured from the answer's own Date
 
@@ -194,10 +194,10 @@ def test_retry_after_as_a_date_in_every_form(form: str) -> None:
 @pytest.mark.parametrize("form", FORMS)
 def test_date_header_in_every_form_gives_the_server_time(form: str) -> None:
     body = json.dumps({"status": "success", "content": {"url": "https://x/"}}).encode()
-    assert decipher(RawResponse(200, body, date=FORMS[form]), now=0.0).server_time == MOMENT
+    assert parse_response(RawResponse(200, body, date=FORMS[form]), now=0.0).server_time == MOMENT
     error_body = json.dumps({"status": "error", "error": "request_expired"}).encode()
     with pytest.raises(ga.RequestExpiredError) as caught:
-        decipher(RawResponse(400, error_body, date=FORMS[form]), now=0.0)
+        parse_response(RawResponse(400, error_body, date=FORMS[form]), now=0.0)
     assert caught.value.server_time == MOMENT
 
 

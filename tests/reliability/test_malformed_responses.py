@@ -175,7 +175,7 @@ def test_success_first_decipher_decides_as_the_full_path(
 ) -> None:
     # The quick look for a well-formed success may never accept what the step-by-step path
     # refuses, nor change any error it raises.
-    from gameapi_async._protocol import RawResponse, _decipher_fully, decipher
+    from gameapi_async._protocol import RawResponse, _parse_response_fully, parse_response
 
     response = RawResponse(status, body, date, retry_after)
-    assert _verdict(decipher, response) == _verdict(_decipher_fully, response)
+    assert _verdict(parse_response, response) == _verdict(_parse_response_fully, response)
