@@ -342,4 +342,7 @@ class GameApiClient:
             raise ClientClosedError("the client is closed")
         parts.guard.check()
         checked = validate_params(endpoint.params, params)
-        return parts.handler(Call(endpoint, checked, self._options))
+        options = self._options
+        seconds = options.retry.deadline
+        deadline = None if seconds is None else parts.monotonic() + seconds
+        return parts.handler(Call(endpoint, checked, options, 1, 0.0, deadline))

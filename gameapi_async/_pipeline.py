@@ -52,6 +52,9 @@ class Call:
         options: the timeouts and retry policy in force for this call.
         attempt: 1 for the first attempt; retry middlewares count up.
         clock_offset: seconds added to the local clock when stamping ``timestamp``.
+        deadline: when the whole call must be over, on the client clock's ``monotonic()``
+            (``None``: no deadline); fixed once when the call starts, so a retry and a
+            clock-resync re-send stay within the same deadline.
     """
 
     endpoint: Endpoint
@@ -59,6 +62,7 @@ class Call:
     options: CallOptions
     attempt: int = 1  # 1 for the first attempt; retry middlewares count up
     clock_offset: float = 0.0  # seconds added to the local clock when stamping ``timestamp``
+    deadline: float | None = None  # monotonic time the call must be over by
 
 
 @attrs.frozen

@@ -42,7 +42,11 @@ class RetryMiddleware:
         if policy.attempts == 1:
             return await call_next(call)
         clock = self._clock
-        deadline = None if policy.deadline is None else self._monotonic() + policy.deadline
+        deadline = call.deadline
+        if deadline is None and policy.deadline is not None:
+            # A call made by hand, without the client: its deadline starts here.
+            deadline = self._monotonic() + policy.deadline
+            call = attrs.evolve(call, deadline=deadline)
         attempt_call = call
         # Attempts made before this one (a clock-resync re-send continues a call: its policy
         # then carries the budget and deadline left, see ClockSkewMiddleware).
@@ -54,7 +58,6 @@ class RetryMiddleware:
             except GameApiError as error:
                 failed += 1
                 error.attempts = before + failed
-                error._call_deadline = deadline
                 if failed >= policy.attempts or not is_transient(error):
                     raise
                 wait = policy.wait(failed, getattr(error, "retry_after", None), self._rng)
