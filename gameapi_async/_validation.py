@@ -162,8 +162,11 @@ def _ip_problem(text: str) -> str | None:
     return None
 
 
+_IP_ADDRESS: Final = (ipaddress.IPv4Address, ipaddress.IPv6Address)
+
+
 def _ip(field: str, value: object) -> str:
-    if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
+    if isinstance(value, _IP_ADDRESS):
         value = str(value)  # then checked like any text: a scope id may hold anything
     return _checked(field, value, _ip_problem)
 
