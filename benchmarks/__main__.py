@@ -11,6 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import attrs
+
 from .report import machine, markdown, write
 from .suite import Settings, run_all
 
@@ -29,6 +31,9 @@ def main() -> int:
                         "store against cashews and aiocache on Redis; instructions: "
                         "instructions per signed get_game_link, SDK against raw aiohttp, "
                         "counted by valgrind's callgrind")
+    parser.add_argument("--against", metavar="REV", default=None,
+                        help="instructions suite: also measure the SDK at git revision REV, "
+                        "in the same run")
     args = parser.parse_args()
     if args.out is None:
         args.out = (
@@ -38,7 +43,7 @@ def main() -> int:
     if args.suite == "fleet":
         return _fleet(args.quick, args.out)
     if args.suite == "instructions":
-        return _instructions(args.quick, args.out)
+        return _instructions(args.quick, args.out, args.against)
     settings = Settings.quick() if args.quick else Settings()
     results = asyncio.run(run_all(settings))
     results["meta"] = {
@@ -71,7 +76,7 @@ def _fleet(quick: bool, folder: Path) -> int:
     return 0
 
 
-def _instructions(quick: bool, folder: Path) -> int:
+def _instructions(quick: bool, folder: Path, against: str | None) -> int:
     from .instructions import (
         InstructionSettings,
         available,
@@ -83,6 +88,7 @@ def _instructions(quick: bool, folder: Path) -> int:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
     settings = InstructionSettings.quick() if quick else InstructionSettings()
+    settings = attrs.evolve(settings, against=against)
     results = run_instructions(settings)
     results["meta"] = {"date": datetime.date.today().isoformat(), "quick": quick,
                        "machine": machine()}

@@ -15,7 +15,9 @@ measured calls, another ``2 * calls``, and
 The children run with a fixed hash seed and without writing bytecode, so two runs of the same
 code execute the same instructions up to the few the event loop spends waiting on the socket.
 
-``python -m benchmarks --suite instructions`` prints the table and writes ``instructions.json``.
+``python -m benchmarks --suite instructions`` prints the table and writes ``instructions.json``;
+``--against REV`` adds the SDK as it was at git revision ``REV`` (exported under another name,
+as ``benchmarks.compare`` does), so before and after come from one run.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class InstructionSettings:
     warmup: int = 200  # uncounted calls first: connections, caches, memoised checks
     calls: int = 500  # the difference between the two children of a mode
     modes: tuple[str, ...] = tuple(MODES)
+    against: str | None = None  # a git revision whose SDK is measured beside the current one
 
     @classmethod
     def quick(cls) -> InstructionSettings:
@@ -59,8 +62,17 @@ def available() -> bool:
     return all(shutil.which(name) is not None for name in ("valgrind", "callgrind_control"))
 
 
+def _mode(mode_name: str, url: str) -> Any:
+    if mode_name.startswith("gameapi_async @ "):
+        from .compare import mode_for
+
+        revision = mode_name.removeprefix("gameapi_async @ ")
+        return mode_for(os.environ["GAMEAPI_BENCH_PACKAGE"], revision)(url)
+    return MODES[mode_name](url)
+
+
 async def _calls(mode_name: str, url: str, warmup: int, count: int) -> None:
-    mode = MODES[mode_name](url)
+    mode = _mode(mode_name, url)
     try:
         for _ in range(warmup):
             await mode.call()
@@ -75,14 +87,16 @@ async def _calls(mode_name: str, url: str, warmup: int, count: int) -> None:
         await mode.close()
 
 
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
+def _child_env(extra: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ) | extra
     env.update(PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
     env.pop("PYTHONASYNCIODEBUG", None)  # debug mode would count its own checks
     return env
 
 
-def count_instructions(mode_name: str, url: str, warmup: int, calls: int) -> int:
+def count_instructions(
+    mode_name: str, url: str, warmup: int, calls: int, env: dict[str, str] | None = None
+) -> int:
     """Instructions counted in a child interpreter making ``warmup`` calls uncounted, then
     ``calls`` counted calls through the mode (plus the constant cost of switching on and
     exiting)."""
@@ -94,7 +108,7 @@ def count_instructions(mode_name: str, url: str, warmup: int, calls: int) -> int
                 sys.executable, "-m", "benchmarks.instructions", "--child", mode_name, url,
                 str(warmup), str(calls),
             ],
-            cwd=ROOT, env=_child_env(), capture_output=True, text=True, check=False,
+            cwd=ROOT, env=_child_env(env or {}), capture_output=True, text=True, check=False,
             timeout=1800,
         )
     found = _COLLECTED.search(result.stderr)
@@ -103,18 +117,20 @@ def count_instructions(mode_name: str, url: str, warmup: int, calls: int) -> int
     return int(found.group(1))
 
 
-def per_call(settings: InstructionSettings, url: str) -> dict[str, dict[str, int]]:
+def per_call(
+    settings: InstructionSettings, url: str, modes: Sequence[str], env: dict[str, str]
+) -> dict[str, dict[str, int]]:
     """Per mode: the totals of the two children and the instructions per call between them."""
-    jobs = [(name, k * settings.calls) for name in settings.modes for k in (1, 2)]
+    jobs = [(name, k * settings.calls) for name in modes for k in (1, 2)]
     # Instruction counts do not depend on what else runs: two children at a time.
     with ThreadPoolExecutor(max_workers=2) as pool:
         totals = list(pool.map(
-            lambda job: count_instructions(job[0], url, settings.warmup, job[1]), jobs
+            lambda job: count_instructions(job[0], url, settings.warmup, job[1], env), jobs
         ))
     found: dict[str, dict[str, int]] = {}
     for (name, calls), total in zip(jobs, totals, strict=True):
         found.setdefault(name, {})[f"counted_{calls}_calls"] = total
-    for name in settings.modes:
+    for name in modes:
         short = found[name][f"counted_{settings.calls}_calls"]
         long = found[name][f"counted_{2 * settings.calls}_calls"]
         found[name]["per_call"] = round((long - short) / settings.calls)
@@ -122,15 +138,27 @@ def per_call(settings: InstructionSettings, url: str) -> dict[str, dict[str, int
 
 
 def run_instructions(settings: InstructionSettings) -> dict[str, Any]:
-    with BenchServer(games=200) as server:
-        modes = per_call(settings, server.url)
+    names = list(settings.modes)
+    with tempfile.TemporaryDirectory(prefix="gameapi-against-") as folder:
+        env: dict[str, str] = {}
+        if settings.against is not None:
+            from .compare import export
+
+            env["GAMEAPI_BENCH_PACKAGE"] = export(settings.against, Path(folder))
+            env["PYTHONPATH"] = os.pathsep.join(
+                [folder, *filter(None, [os.environ.get("PYTHONPATH")])]
+            )
+            names.append(f"gameapi_async @ {settings.against}")
+        with BenchServer(games=200) as server:
+            modes = per_call(settings, server.url, names, env)
     raw = modes["raw aiohttp"]["per_call"]
-    sdk = modes["gameapi_async"]["per_call"]
+    ratios = {name: round(row["per_call"] / raw, 3) for name, row in modes.items()}
     return {
         "warmup": settings.warmup,
         "calls": settings.calls,
         "modes": modes,
-        "ratio": round(sdk / raw, 3),
+        "ratios": ratios,
+        "ratio": ratios["gameapi_async"],
         "target": TARGET,
     }
 
@@ -142,11 +170,11 @@ def instructions_markdown(results: dict[str, Any]) -> str:
         f"call = difference between {results['calls']} and {2 * results['calls']} counted "
         "calls):",
         "",
-        "| mode | instructions / call |",
-        "|---|---:|",
+        "| mode | instructions / call | vs raw aiohttp |",
+        "|---|---:|---:|",
     ]
     for name, row in results["modes"].items():
-        lines.append(f"| {name} | {row['per_call']:,} |")
+        lines.append(f"| {name} | {row['per_call']:,} | {results['ratios'][name]:.3f}x |")
     lines += [
         "",
         f"SDK / raw aiohttp: **{results['ratio']:.3f}x** (target: at most "
