@@ -164,7 +164,6 @@ class ClientParts:
             await self.transport.aclose()
 
 
-
 def assemble(
     *,
     base_url: str,
