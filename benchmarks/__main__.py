@@ -1,5 +1,5 @@
-"""``python -m benchmarks [--suite client|fleet] [--quick] [--out DIR]``: run a suite, write
-its reports."""
+"""``python -m benchmarks [--suite client|fleet|instructions] [--quick] [--out DIR]``: run a
+suite, write its reports."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+
+import attrs
 
 from .report import machine, markdown, write
 from .suite import Settings, run_all
@@ -23,9 +25,15 @@ def main() -> int:
         help="where to write the reports (default: benchmarks/results for a full run, a new "
         "temporary folder for --quick, so a quick check leaves the checkout untouched)",
     )
-    parser.add_argument("--suite", choices=("client", "fleet"), default="client",
+    parser.add_argument("--suite", choices=("client", "fleet", "instructions"),
+                        default="client",
                         help="client: the SDK against raw HTTP (default); fleet: the shared "
-                        "store against cashews and aiocache on Redis")
+                        "store against cashews and aiocache on Redis; instructions: "
+                        "instructions per signed get_game_link, SDK against raw aiohttp, "
+                        "counted by valgrind's callgrind")
+    parser.add_argument("--against", metavar="REV", default=None,
+                        help="instructions suite: also measure the SDK at git revision REV, "
+                        "in the same run")
     args = parser.parse_args()
     if args.out is None:
         args.out = (
@@ -34,6 +42,8 @@ def main() -> int:
         )
     if args.suite == "fleet":
         return _fleet(args.quick, args.out)
+    if args.suite == "instructions":
+        return _instructions(args.quick, args.out, args.against)
     settings = Settings.quick() if args.quick else Settings()
     results = asyncio.run(run_all(settings))
     results["meta"] = {
@@ -63,6 +73,31 @@ def _fleet(quick: bool, folder: Path) -> int:
         encoding="utf-8",
     )
     print(table)
+    return 0
+
+
+def _instructions(quick: bool, folder: Path, against: str | None) -> int:
+    from .instructions import (
+        InstructionSettings,
+        available,
+        instructions_markdown,
+        run_instructions,
+    )
+
+    if not available():
+        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+        return 2
+    settings = InstructionSettings.quick() if quick else InstructionSettings()
+    settings = attrs.evolve(settings, against=against)
+    results = run_instructions(settings)
+    results["meta"] = {"date": datetime.date.today().isoformat(), "quick": quick,
+                       "machine": machine()}
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = "instructions-quick" if quick else "instructions"
+    path = folder / f"{stem}.json"
+    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path}", file=sys.stderr)
+    print(instructions_markdown(results))
     return 0
 
 

@@ -23,7 +23,7 @@ import aiohttp
 import attrs
 
 from gameapi_async import GameApiClient
-from gameapi_async._protocol import RawResponse, decipher, parse_game_list
+from gameapi_async._protocol import RawResponse, parse_game_list, parse_response
 
 from .callbacks import callback_overhead
 from .clients import TOKEN, Mode, available_modes
@@ -191,7 +191,7 @@ def catalogue_scale(settings: Settings) -> list[dict[str, Any]]:
             return min(times)
 
         loads = best(lambda body=body: json.loads(body))
-        sdk = best(lambda response=response: parse_game_list(decipher(response, now=0.0)))
+        sdk = best(lambda response=response: parse_game_list(parse_response(response, now=0.0)))
         rows.append({
             "games": size,
             "bytes": len(body),

@@ -1,33 +1,36 @@
-"""``GameApiClient``: the facade that wires config, transport, pipeline and models together."""
+"""``GameApiClient``: a thin facade over the parts ``_assembly`` builds: checks each call,
+hands it to the pipeline, types the answer."""
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import random
 import ssl as ssl_module
 from collections.abc import Awaitable, Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn, Self, cast
+from typing import TYPE_CHECKING, Any, NoReturn, Self
 
 import aiohttp
 import attrs
 
-from ._binding import LoopBinding
-from ._cache import CacheStats, GameListCache
-from ._clock import Clock, SystemClock
+from ._assembly import (
+    DEFAULT_GAMES_MAX_STALE,
+    DEFAULT_GAMES_TTL,
+    ClientParts,
+    assemble,
+    check_retry,
+)
+from ._cache import CacheStats
+from ._clock import Clock
 from ._config import (
     DEFAULT_MAX_RESPONSE_BYTES,
-    check_api_token,
-    check_base_url,
     check_seconds,
     read_env,
 )
-from ._errors import ClientClosedError, InvalidParameterError
+from ._errors import ClientClosedError
 from ._events import EventHook
-from ._fastnew import builder
 from ._models import Game, GameLink, GameList
-from ._pipeline import Call, CallOptions, Handler, Middleware, Reply, compose
+from ._pipeline import Call, CallOptions, Middleware, Reply
 from ._policy import RetryPolicy
 from ._protocol import (
     GET_GAME_LINK,
@@ -37,14 +40,9 @@ from ._protocol import (
     parse_game_link,
     parse_game_list,
 )
-from ._sender import Sender
-from ._signing import Signer
-from ._telemetry import GamesGetter, bind_telemetry
-from ._transport import AiohttpTransport, Transport
+from ._transport import Transport
 from ._validation import validate_params, validate_positive_int
-from .fleet._shared_list import SharedGameList, namespace_for
-from .fleet._store import GameListStore, StoreSettings
-from .middleware import AttemptObserver, ClockSkewMiddleware, RetryMiddleware
+from .fleet._store import GameListStore
 
 if TYPE_CHECKING:
     from .otel import Telemetry  # imported only by callers who pass one
@@ -52,143 +50,25 @@ if TYPE_CHECKING:
 __all__ = ["GameApiClient"]
 
 _UNSET: Any = object()
-_new_call = builder(Call)  # Call(endpoint, params, options) with its defaults spelled out
 
 
-DEFAULT_GAMES_TTL = 3 * 3600.0
-DEFAULT_GAMES_MAX_STALE = 24 * 3600.0
-
-
-def _check_max_stale(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise InvalidParameterError("games_max_stale", f"must be seconds >= 0, got {value!r}")
-    return float(value)
-
-
-# The methods a games_store must answer, read off the protocol itself so the check follows it.
-_STORE_METHODS = tuple(
-    name for name, member in vars(GameListStore).items()
-    if not name.startswith("_") and callable(member)
-)
-
-
-def _check_store(store: object) -> GameListStore | None:
-    """``games_store`` checked by asking it for each method by name (``getattr``), not by
-    ``isinstance`` against the runtime-checkable protocol: since Python 3.12 that looks
-    attributes up statically and refuses a wrapper that delegates through ``__getattr__``
-    (one adding metrics, say), while 3.11 accepted it."""
-    if store is None:
-        return None
-    missing = [name for name in _STORE_METHODS if not callable(getattr(store, name, None))]
-    if not isinstance(getattr(store, "settings", None), StoreSettings):
-        missing.insert(0, "settings (a StoreSettings)")
-    if missing:
-        raise InvalidParameterError(
-            "games_store",
-            f"must be a RedisGameListStore (a GameListStore), got {type(store).__name__}"
-            f" without {', '.join(missing)}",
-        )
-    return cast(GameListStore, store)
-
-
-def _check_retry(retry: object) -> RetryPolicy:
-    if retry is None:
-        return RetryPolicy()
-    if not isinstance(retry, RetryPolicy):
-        raise InvalidParameterError("retry", f"must be a RetryPolicy, got {type(retry).__name__}")
-    return retry
-
-
-def _check_hooks(on_event: object) -> tuple[EventHook, ...]:
-    """``on_event`` as a tuple of hooks: one callable, or an iterable of callables."""
-    if callable(on_event):
-        hooks: tuple[EventHook, ...] = (on_event,)
-    elif isinstance(on_event, str | bytes) or not isinstance(on_event, Iterable):
-        raise InvalidParameterError(
-            "on_event",
-            f"must be a callable or a sequence of callables, got {type(on_event).__name__}",
-        )
-    else:
-        hooks = tuple(on_event)
-    for hook in hooks:
-        if not callable(hook):
-            raise InvalidParameterError(
-                "on_event", f"every hook must be callable, got {type(hook).__name__}"
-            )
-        if inspect.iscoroutinefunction(hook):
-            # Hooks are called, never awaited (they run inside every attempt): an async one
-            # would only make coroutines that never run.
-            raise InvalidParameterError(
-                "on_event", f"hooks must be plain functions, {hook!r} is async"
-            )
-    return hooks
-
-
-def _check_middlewares(middlewares: object) -> tuple[Middleware, ...]:
-    """``middlewares`` as a tuple: a sequence of callables, never a lone one or a string."""
-    if isinstance(middlewares, str | bytes) or not isinstance(middlewares, Sequence):
-        raise InvalidParameterError(
-            "middlewares",
-            f"must be a sequence of middlewares, got {type(middlewares).__name__}",
-        )
-    for middleware in middlewares:
-        if not callable(middleware):
-            raise InvalidParameterError(
-                "middlewares", f"every middleware must be callable, got {type(middleware).__name__}"
-            )
-    return tuple(middlewares)
-
-
-class _Shared:
-    """What a client and every view made by ``with_options`` have in common."""
-
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        agent_id: int,
-        transport: Transport,
-        handler: Handler,
-        clock: Clock,
-        skew: ClockSkewMiddleware,
-        games: GameListCache,
-    ) -> None:
-        self.base_url = base_url
-        self.agent_id = agent_id
-        self.transport = transport
-        self.handler = handler
-        self.clock = clock
-        self.skew = skew
-        self.games = games
-        self.get_games: GamesGetter = games.get  # list_games() awaits it; telemetry wraps it
-        self.closed = False
-        self.binding = LoopBinding(self._release)
-        self.closing: asyncio.Task[None] | None = None  # the one task that closes everything
-
-    async def _release(self) -> None:
-        try:
-            await self.games.aclose()
-        finally:
-            await self.transport.aclose()
-
-
-async def _close_elsewhere(shared: _Shared) -> None:
+async def _close_elsewhere(parts: ClientParts) -> None:
     """``close()`` called away from the client's loop: release on that loop while it still
     runs (another thread), else give the resources up (a fork, or a loop closed by hand)."""
-    binding = shared.binding
-    if binding.released:
+    guard = parts.guard
+    if guard.released:
         return  # the bound loop ended and released everything already
-    bound = binding.loop
-    if not binding.forked and bound is not None and bound.is_running():
+    bound = guard.loop
+    if not guard.forked and bound is not None and bound.is_running():
 
         async def close_there() -> None:
-            if shared.closing is None:
-                shared.closing = asyncio.get_running_loop().create_task(binding.finish())
-            await asyncio.shield(shared.closing)
+            if parts.closing is None:
+                parts.closing = asyncio.get_running_loop().create_task(guard.finish())
+            await asyncio.shield(parts.closing)
 
         await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(close_there(), bound))
         return
-    binding.abandon()
+    guard.abandon()
 
 
 class GameApiClient:
@@ -234,7 +114,7 @@ class GameApiClient:
             (the ``otel`` extra); without it nothing of OpenTelemetry is imported.
     """
 
-    __slots__ = ("_options", "_shared")
+    __slots__ = ("_options", "_parts")
 
     def __init__(
         self,
@@ -259,83 +139,14 @@ class GameApiClient:
         transport: Transport | None = None,
         telemetry: Telemetry | None = None,
     ) -> None:
-        base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
-        agent_id = validate_positive_int("agent_id", agent_id)
-        signer = Signer(check_api_token(api_token))
-        options = CallOptions(
-            timeout=check_seconds("timeout", timeout),
-            connect_timeout=check_seconds("connect_timeout", connect_timeout),
-            retry=_check_retry(retry),
+        self._parts, self._options = assemble(
+            base_url=base_url, agent_id=agent_id, api_token=api_token, session=session,
+            timeout=timeout, connect_timeout=connect_timeout, retry=retry,
+            middlewares=middlewares, on_event=on_event, games_ttl=games_ttl,
+            games_max_stale=games_max_stale, games_store=games_store,
+            max_response_bytes=max_response_bytes, allow_insecure_http=allow_insecure_http,
+            ssl=ssl, clock=clock, rng=rng, transport=transport, telemetry=telemetry,
         )
-        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int):
-            raise InvalidParameterError("max_response_bytes", "must be an int")
-        if max_response_bytes < 1:
-            raise InvalidParameterError("max_response_bytes", "must be positive")
-        if session is not None and not isinstance(session, aiohttp.ClientSession):
-            raise InvalidParameterError("session", "must be an aiohttp.ClientSession")
-        if ssl is not None and not isinstance(ssl, ssl_module.SSLContext):
-            # Not aiohttp's ssl=False: certificate checks are never switched off by a flag.
-            raise InvalidParameterError(
-                "ssl", f"must be an ssl.SSLContext or None, got {type(ssl).__name__}"
-            )
-        clock = clock if clock is not None else SystemClock()
-        if transport is None:
-            transport = AiohttpTransport(
-                base_url,
-                session=session,
-                ssl=ssl if ssl is not None else True,
-                max_response_bytes=max_response_bytes,
-            )
-        sender = Sender(agent_id=agent_id, signer=signer, transport=transport, clock=clock)
-        hooks = _check_hooks(on_event)
-        call_hooks = hooks
-        attempt: Handler = sender
-        instruments = None
-        if telemetry is not None:
-            # Telemetry hears retries and resyncs as events and times attempts itself, so the
-            # attempt observer keeps its fast path when no hook of the caller's listens.
-            instruments = bind_telemetry(telemetry, base_url=base_url, agent_id=agent_id)
-            call_hooks = (*hooks, instruments.on_event)
-            attempt = instruments.wrap_attempt(sender)
-        skew = ClockSkewMiddleware(clock=clock, hooks=call_hooks)
-        # The built-in middlewares are bound directly (no wrapper frame per layer and call);
-        # the caller's own go through ``compose``, exactly as documented.
-        retrier = RetryMiddleware(clock=clock, rng=rng, hooks=call_hooks)
-        observer = AttemptObserver(clock=clock, hooks=hooks)
-        builtins = skew._bind_next(retrier._bind_next(observer._bind_next(attempt)))
-        store = _check_store(games_store)
-        games_ttl = check_seconds("games_ttl", games_ttl or None)
-        max_stale = _check_max_stale(games_max_stale)
-        games = GameListCache(
-            ttl=games_ttl,
-            max_stale=max_stale,
-            clock=clock,
-            rng=rng,
-            shared=None if store is None or not games_ttl else SharedGameList(
-                store,
-                namespace=namespace_for(base_url, agent_id),
-                ttl=games_ttl,
-                max_stale=max_stale,
-                clock=clock,
-                max_response_bytes=max_response_bytes,
-            ),
-        )
-        handler = compose(_check_middlewares(middlewares), builtins)
-        if instruments is not None:
-            handler = instruments.wrap_handler(handler)  # outermost: the whole logical call
-            games.observer = instruments.on_cache_lookup
-        self._shared = _Shared(
-            base_url=base_url,
-            agent_id=agent_id,
-            transport=transport,
-            handler=handler,
-            clock=clock,
-            skew=skew,
-            games=games,
-        )
-        if instruments is not None:
-            self._shared.get_games = instruments.wrap_games(games.get)
-        self._options = options
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Self:
@@ -369,33 +180,33 @@ class GameApiClient:
         ``with_options()`` closes the client it shares state with. In a forked child the
         inherited client is only marked closed: its connections are the parent's.
         """
-        shared = self._shared
-        shared.closed = True
-        binding = shared.binding
+        parts = self._parts
+        parts.closed = True
+        guard = parts.guard
         loop = asyncio.get_running_loop()
-        if binding.forked or binding.loop not in (None, loop):
-            await _close_elsewhere(shared)
+        if guard.forked or guard.loop not in (None, loop):
+            await _close_elsewhere(parts)
             return
-        closing = shared.closing
+        closing = parts.closing
         if closing is None:
-            closing = shared.closing = loop.create_task(binding.finish())
+            closing = parts.closing = loop.create_task(guard.finish())
         await asyncio.shield(closing)
 
     @property
     def closed(self) -> bool:
         """Whether ``close()`` was called; every call made after it raises ``ClientClosedError``."""
-        return self._shared.closed
+        return self._parts.closed
 
     @property
     def agent_id(self) -> int:
         """The agent id this client signs its requests for."""
-        return self._shared.agent_id
+        return self._parts.agent_id
 
     @property
     def clock_offset(self) -> float:
         """Seconds the platform's clock is ahead of this host's (negative: behind), as learned
         from its answers; requests are stamped with local time plus this."""
-        return self._shared.skew.offset
+        return self._parts.skew.offset
 
     @property
     def options(self) -> CallOptions:
@@ -415,21 +226,21 @@ class GameApiClient:
         """
         changes: dict[str, Any] = {}
         if retry is not _UNSET:
-            changes["retry"] = _check_retry(retry)
+            changes["retry"] = check_retry(retry)
         if timeout is not _UNSET:
             changes["timeout"] = check_seconds("timeout", timeout)
         if connect_timeout is not _UNSET:
             changes["connect_timeout"] = check_seconds("connect_timeout", connect_timeout)
         view = object.__new__(GameApiClient)
-        view._shared = self._shared
+        view._parts = self._parts
         view._options = attrs.evolve(self._options, **changes)
         return view
 
     def __repr__(self) -> str:
-        state = " closed" if self._shared.closed else ""
+        state = " closed" if self._parts.closed else ""
         return (
-            f"<GameApiClient base_url={self._shared.base_url!r} "
-            f"agent_id={self._shared.agent_id}{state}>"
+            f"<GameApiClient base_url={self._parts.base_url!r} "
+            f"agent_id={self._parts.agent_id}{state}>"
         )
 
     def __reduce__(self) -> NoReturn:
@@ -445,7 +256,7 @@ class GameApiClient:
         running) and raises if that fails, cached list or not.
         """
         self._check_open()
-        return await self._shared.get_games(self._fetch_games, refresh=refresh)
+        return await self._parts.get_games(self._fetch_games, refresh=refresh)
 
     async def get_game(self, game_id: int) -> Game | None:
         """One game by id, from the (cached) game list; ``None`` when the agent has no such
@@ -456,13 +267,13 @@ class GameApiClient:
     def invalidate_games(self) -> None:
         """Drop the cached game list; the next ``list_games()`` fetches it again. With a
         ``games_store`` the whole fleet drops it (each process within its pick-up interval)."""
-        self._shared.games.invalidate()
+        self._parts.games.invalidate()
 
     def cache_stats(self) -> CacheStats:
         """Counters of the game-list cache: hits, misses, joins, refreshes, stale served,
         errors, the age of the cached list, and the shared store's shared hits, lock waits,
         takeovers and store errors."""
-        return self._shared.games.stats()
+        return self._parts.games.stats()
 
     async def _fetch_games(self) -> GameList:
         return parse_game_list((await self._call(LIST_GAMES, {})).envelope)
@@ -518,18 +329,20 @@ class GameApiClient:
     # -- plumbing -------------------------------------------------------------------------
 
     def _check_open(self) -> None:
-        shared = self._shared
-        if shared.closed:
+        parts = self._parts
+        if parts.closed:
             raise ClientClosedError("the client is closed")
-        shared.binding.check()
+        parts.guard.check()
 
     def _call(self, endpoint: Endpoint, params: dict[str, object]) -> Awaitable[Reply]:
         # A plain function handing back the pipeline's awaitable: no frame of its own on the
         # hot path. Validation runs here, synchronously, before anything is awaited.
-        shared = self._shared
-        if shared.closed:
+        parts = self._parts
+        if parts.closed:
             raise ClientClosedError("the client is closed")
-        shared.binding.check()
-        # ``params`` is the dict the endpoint method built for this call: checked in place.
-        checked = validate_params(endpoint.params, params, reuse=True)
-        return shared.handler(_new_call(endpoint, checked, self._options, 1, 0.0))
+        parts.guard.check()
+        checked = validate_params(endpoint.params, params)
+        options = self._options
+        seconds = options.retry.deadline
+        deadline = None if seconds is None else parts.monotonic() + seconds
+        return parts.handler(Call(endpoint, checked, options, 1, 0.0, deadline))

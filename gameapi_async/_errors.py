@@ -108,9 +108,6 @@ class GameApiError(Exception):
     http_status: int | None
     request_id: str | None
     attempts: int
-    # The monotonic deadline of the call that raised this, set by the retry middleware so a
-    # clock-resync re-send continues within the same deadline. Internal.
-    _call_deadline: float | None = None
 
     def __init__(
         self,

@@ -8,7 +8,6 @@ extra fields are ignored, so the platform can add fields without breaking deploy
 from __future__ import annotations
 
 import functools
-import gc
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
@@ -22,7 +21,7 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 
-__all__ = ["Game", "GameLink", "GameList", "converter", "structure"]
+__all__ = ["Game", "GameLink", "GameList", "converter", "link_of", "structure"]
 
 T = TypeVar("T")
 
@@ -98,7 +97,6 @@ def _strict(expected: type[T], *, allow_bool: bool = False) -> Callable[[Any, An
 
 
 _GAME_FIELDS: Final = ("id", "title", "brand", "image_url", "demo")
-_PAUSE_GC_ABOVE: Final = 2000  # games
 
 
 def _fast_games(items: list[Any]) -> tuple[Game, ...] | None:
@@ -117,12 +115,6 @@ def _fast_games(items: list[Any]) -> tuple[Game, ...] | None:
     )
     games: list[Game] = []
     append = games.append
-    # A big catalogue allocates one tracked object per game; the collector would otherwise
-    # re-scan the freshly parsed JSON many times over (a quarter of the time at 100k games).
-    # Pausing it for this bounded, allocation-only loop is safe: nothing here makes cycles.
-    paused = len(items) > _PAUSE_GC_ABOVE and gc.isenabled()
-    if paused:
-        gc.disable()
     try:
         for item in items:
             game_id, title, brand, image_url, demo = pick(item)
@@ -143,9 +135,6 @@ def _fast_games(items: list[Any]) -> tuple[Game, ...] | None:
             append(game)
     except (KeyError, TypeError, IndexError):  # not a dict, or a field missing
         return None
-    finally:
-        if paused:
-            gc.enable()
     return tuple(games)
 
 
@@ -155,7 +144,6 @@ def _build_converter() -> cattrs.Converter:
     conv.register_structure_hook(str, _strict(str))
     conv.register_structure_hook(bool, _strict(bool, allow_bool=True))
     game = conv.get_structure_hook(Game)
-    slow_link = conv.get_structure_hook(GameLink)
 
     def games(value: Any, _: Any) -> tuple[Game, ...]:
         # Only a JSON array is a list of games; cattrs would happily iterate a string or dict.
@@ -179,18 +167,50 @@ def _build_converter() -> cattrs.Converter:
         raise IterableValidationError("While structuring games", errors, tuple)
 
     def link(value: Any, _: Any) -> GameLink:
-        url, request_id = value.get("url"), value.get("request_id")
-        if type(url) is str and url and (request_id is None or type(request_id) is str):
-            return GameLink(url, request_id)
-        if url == "":
-            problem = ValueError("must not be empty")
-            problem.__notes__ = [AttributeValidationNote("Structuring url", "url", str)]
-            raise ClassValidationError("While structuring GameLink", [problem], GameLink)
-        return slow_link(value, GameLink)  # type: ignore[no-any-return]
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected an object, got {type(value).__name__}")
+        return link_of(value, value.get("request_id"))
 
     conv.register_structure_hook_func(lambda cls: cls == tuple[Game, ...], games)
     conv.register_structure_hook(GameLink, link)
     return conv
+
+
+_MISSING: Final[Any] = object()
+
+
+def link_of(content: Mapping[str, Any], request_id: object) -> GameLink:
+    """The :class:`GameLink` of an answer's ``content`` and ``request_id``: the one way a link
+    is made from an answer (``parse_game_link`` and the converter both come here).
+
+    A link is two fields, so they are checked here directly rather than through cattrs'
+    per-field dispatch; a problem is raised the way cattrs raises it (a
+    ``ClassValidationError`` whose notes name the field), so errors read the same.
+    """
+    url = content.get("url", _MISSING)
+    if type(url) is str and url and (request_id is None or type(request_id) is str):
+        return GameLink(url, request_id)
+    problems: list[Exception] = []
+    if url is _MISSING:
+        problems.append(_noted(KeyError("url"), "url", str))
+    elif not isinstance(url, str):
+        problems.append(_noted(TypeError(f"expected str, got {type(url).__name__}"), "url", str))
+    elif not url:
+        problems.append(_noted(ValueError("must not be empty"), "url", str))
+    if request_id is not None and not isinstance(request_id, str):
+        problems.append(_noted(
+            TypeError(f"expected str, got {type(request_id).__name__}"), "request_id", str | None
+        ))
+    if not problems:  # str subclasses: the plain strs they hold
+        assert isinstance(url, str)
+        return GameLink(str.__str__(url), None if request_id is None else str(request_id))
+    raise ClassValidationError("While structuring GameLink", problems, GameLink)
+
+
+def _noted(error: Exception, field: str, kind: Any) -> Exception:
+    error.__notes__ = [AttributeValidationNote(f"Structuring class GameLink @ attribute {field}",
+                                               field, kind)]
+    return error
 
 
 converter = _build_converter()

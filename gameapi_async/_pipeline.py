@@ -2,7 +2,7 @@
 
 A middleware is ``async (call, call_next) -> Reply``: it may change the call, call
 ``call_next`` zero or more times, and inspect or replace the reply or the error. The innermost
-handler stamps, signs, sends and deciphers exactly one attempt, so a middleware that calls
+handler stamps, signs, sends and parses exactly one attempt, so a middleware that calls
 ``call_next`` again (retry, clock resync) always sends a freshly stamped and signed request.
 
 This is the SDK's own chain rather than aiohttp's client middlewares: those sit below signing
@@ -11,9 +11,9 @@ This is the SDK's own chain rather than aiohttp's client middlewares: those sit 
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import CoroutineType
 from typing import Protocol
 
 import attrs
@@ -52,6 +52,9 @@ class Call:
         options: the timeouts and retry policy in force for this call.
         attempt: 1 for the first attempt; retry middlewares count up.
         clock_offset: seconds added to the local clock when stamping ``timestamp``.
+        deadline: when the whole call must be over, on the client clock's ``monotonic()``
+            (``None``: no deadline); fixed once when the call starts, so a retry and a
+            clock-resync re-send stay within the same deadline.
     """
 
     endpoint: Endpoint
@@ -59,6 +62,7 @@ class Call:
     options: CallOptions
     attempt: int = 1  # 1 for the first attempt; retry middlewares count up
     clock_offset: float = 0.0  # seconds added to the local clock when stamping ``timestamp``
+    deadline: float | None = None  # monotonic time the call must be over by
 
 
 @attrs.frozen
@@ -110,7 +114,8 @@ def _bind(middleware: Middleware, call_next: Handler) -> Handler:
     # (awaiting a non-awaitable) or AttributeError (``.envelope`` of the wrong object).
     async def handler(call: Call) -> Reply:
         pending = middleware(call, call_next)
-        if not inspect.isawaitable(pending):
+        # An ``async def`` gives a coroutine: known at once, without inspect's longer look.
+        if type(pending) is not CoroutineType and not inspect.isawaitable(pending):
             raise MiddlewareError(
                 _name(middleware),
                 f"is not async: it returned {type(pending).__name__}, not an awaitable "
@@ -135,23 +140,3 @@ def _name(middleware: object) -> str:
         name = type(middleware).__qualname__
     module = getattr(middleware, "__module__", None) or type(middleware).__module__
     return f"{module}.{name}" if isinstance(module, str) and module else name
-
-
-class ChainedMiddleware:
-    """Base of the built-in middlewares: a middleware whose work is ``_handle(call_next, call)``.
-
-    Used like any middleware (``mw(call, call_next)``), or bound to its next handler once with
-    ``_bind_next``, which the client does to chain its own middlewares without a wrapper frame
-    per layer and call.
-    """
-
-    __slots__ = ()
-
-    def __call__(self, call: Call, call_next: Handler) -> Awaitable[Reply]:
-        return self._handle(call_next, call)
-
-    def _bind_next(self, call_next: Handler) -> Handler:
-        return functools.partial(self._handle, call_next)
-
-    def _handle(self, call_next: Handler, call: Call) -> Awaitable[Reply]:
-        raise NotImplementedError

@@ -1,4 +1,4 @@
-"""The platform protocol without I/O: build signed requests, decipher answers, read times.
+"""The platform protocol without I/O: build signed requests, parse answers, read times.
 
 Every decision about bytes on the wire and meaning of an answer lives here, as pure functions
 of their inputs (the gidgethub "sans-I/O" shape), so it is tested without sockets or mocks and
@@ -20,9 +20,8 @@ import cattrs
 
 from ._canonical import encode_object
 from ._errors import MAX_REQUEST_ID, MalformedResponseError, api_error_for, clip
-from ._fastnew import builder
 from ._httpdate import parse_http_date
-from ._models import GameLink, GameList, structure
+from ._models import GameLink, GameList, link_of, structure
 from ._signing import Signer
 from ._validation import unsafe_url_char
 
@@ -36,12 +35,12 @@ __all__ = [
     "RawResponse",
     "SignedRequest",
     "build_request",
-    "decipher",
     "excerpt",
     "parse_game_link",
     "parse_game_list",
     "parse_http_date",
     "parse_iso_timestamp",
+    "parse_response",
     "parse_retry_after",
 ]
 
@@ -136,12 +135,6 @@ class Envelope:
     server_time: float | None  # the platform's clock in Unix seconds, when the answer said
 
 
-# Made on every call: built through their slots (see _fastnew).
-_new_signed_request: Final = builder(SignedRequest)
-_new_envelope: Final = builder(Envelope)
-_new_game_link: Final = builder(GameLink, validated_by_caller=True)  # parse_game_link
-
-
 def build_request(
     endpoint: Endpoint,
     params: Mapping[str, object],
@@ -159,7 +152,7 @@ def _build_request(
 ) -> SignedRequest:
     # build_request with positional arguments, for the sender: one call per attempt.
     body = encode_object({"agent_id": agent_id, "timestamp": timestamp, **params})
-    return _new_signed_request(endpoint, body, signer.sign(body), timestamp)
+    return SignedRequest(endpoint, body, signer.sign(body), timestamp)
 
 
 def excerpt(body: bytes, limit: int = 200) -> str:
@@ -199,7 +192,7 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     return None if moment is None else max(0.0, moment - now)
 
 
-def decipher(response: RawResponse, *, now: float) -> Envelope:
+def parse_response(response: RawResponse, *, now: float) -> Envelope:
     """A checked success :class:`Envelope`, or the typed error the answer means.
 
     Success is HTTP 200 *and* ``status == "success"`` *and* a ``content`` object. An error
@@ -208,7 +201,7 @@ def decipher(response: RawResponse, *, now: float) -> Envelope:
     wall clock, used only to resolve a ``Retry-After`` date when the answer has no ``Date``.
 
     Success first: a well-formed success envelope is recognised with the fewest steps and
-    returned; every other answer (errors, anything odd) goes through :func:`_decipher_fully`,
+    returned; every other answer (errors, anything odd) goes through :func:`_parse_response_fully`,
     which decides exactly as if the quick look had not happened.
     """
     if response.status == 200:
@@ -230,8 +223,8 @@ def decipher(response: RawResponse, *, now: float) -> Envelope:
                 server_time = parse_iso_timestamp(payload.get("timestamp"))
                 if server_time is None:
                     server_time = parse_http_date(response.date)
-                return _new_envelope(content, request_id, 200, server_time)
-    return _decipher_fully(response, now=now)
+                return Envelope(content, request_id, 200, server_time)
+    return _parse_response_fully(response, now=now)
 
 
 def _request_id(value: object) -> str | None:
@@ -243,8 +236,8 @@ def _request_id(value: object) -> str | None:
     return value
 
 
-def _decipher_fully(response: RawResponse, *, now: float) -> Envelope:
-    """:func:`decipher` for any answer, step by step: what error it means, and why."""
+def _parse_response_fully(response: RawResponse, *, now: float) -> Envelope:
+    """:func:`parse_response` for any answer, step by step: what error it means, and why."""
     status = response.status
     retry_after = None
     if response.retry_after is not None:
@@ -304,14 +297,18 @@ def _structure_content(envelope: Envelope, cls: type[T]) -> T:
     try:
         return structure(data, cls)
     except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
-        problems = cattrs.transform_error(exc, path="content")
-        detail = "; ".join(problems[:3]) if problems else str(exc)
-        raise MalformedResponseError(
-            f"HTTP {envelope.http_status}: unexpected content ({detail})",
-            http_status=envelope.http_status,
-            request_id=envelope.request_id,
-            body_excerpt=excerpt(json.dumps(envelope.content, default=repr).encode()),
-        ) from None
+        raise _unexpected_content(envelope, exc) from None
+
+
+def _unexpected_content(envelope: Envelope, exc: Exception) -> MalformedResponseError:
+    problems = cattrs.transform_error(exc, path="content")
+    detail = "; ".join(problems[:3]) if problems else str(exc)
+    return MalformedResponseError(
+        f"HTTP {envelope.http_status}: unexpected content ({detail})",
+        http_status=envelope.http_status,
+        request_id=envelope.request_id,
+        body_excerpt=excerpt(json.dumps(envelope.content, default=repr).encode()),
+    )
 
 
 def parse_game_list(envelope: Envelope) -> GameList:
@@ -321,12 +318,10 @@ def parse_game_list(envelope: Envelope) -> GameList:
 
 def parse_game_link(envelope: Envelope) -> GameLink:
     """The typed :class:`GameLink` of a ``get_game_link`` or ``get_game_link_demo`` envelope."""
-    url = envelope.content.get("url")
-    if type(url) is str and url:  # the common case, without a copy of the content
-        # A non-empty str: what GameLink's own validator would check.
-        link = _new_game_link(url, envelope.request_id)
-    else:
-        link = _structure_content(envelope, GameLink)
+    try:
+        link = link_of(envelope.content, envelope.request_id)
+    except cattrs.BaseValidationError as exc:
+        raise _unexpected_content(envelope, exc) from None
     if not _is_absolute_http_url(link.url):
         raise MalformedResponseError(
             f"HTTP {envelope.http_status}: unexpected content (content.url: not an absolute "

@@ -1,19 +1,16 @@
-"""The innermost handler of the pipeline: stamp, sign, send and decipher one attempt."""
+"""The innermost handler of the pipeline: stamp, sign, send and parse one attempt."""
 
 from __future__ import annotations
 
 import time
 
 from ._clock import Clock, SystemClock
-from ._fastnew import builder
 from ._pipeline import Call, Reply
-from ._protocol import _build_request, decipher
+from ._protocol import _build_request, parse_response
 from ._signing import Signer
 from ._transport import Transport
 
 __all__ = ["Sender"]
-
-_new_reply = builder(Reply)  # one per attempt
 
 
 class Sender:
@@ -41,5 +38,5 @@ class Sender:
         )
         response = await self._transport.send(request, call.options)
         received_at = now()
-        envelope = decipher(response, now=received_at)
-        return _new_reply(envelope, sent_at, received_at, call.attempt)
+        envelope = parse_response(response, now=received_at)
+        return Reply(envelope, sent_at, received_at, call.attempt)

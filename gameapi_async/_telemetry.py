@@ -16,7 +16,7 @@ from ._events import Event
 from ._models import GameList
 from ._pipeline import Handler
 
-__all__ = ["ClientTelemetry", "GamesGetter", "bind_telemetry"]
+__all__ = ["GamesGetter", "TelemetryHooks", "bind_telemetry"]
 
 
 class GamesGetter(Protocol):
@@ -25,7 +25,7 @@ class GamesGetter(Protocol):
     def __call__(self, fetch: Fetch, *, refresh: bool = False) -> Awaitable[GameList]: ...
 
 
-class ClientTelemetry(Protocol):
+class TelemetryHooks(Protocol):
     """What one client gets from its telemetry: its hooks into the call path."""
 
     def on_event(self, event: Event) -> None:
@@ -45,7 +45,7 @@ class ClientTelemetry(Protocol):
         """``list_games()``'s cache lookup inside a span of its own."""
 
 
-def bind_telemetry(telemetry: object, *, base_url: str, agent_id: int) -> ClientTelemetry:
+def bind_telemetry(telemetry: object, *, base_url: str, agent_id: int) -> TelemetryHooks:
     """The hooks ``telemetry`` gives one client; refuses anything that is not a telemetry."""
     bind = getattr(telemetry, "_bind_client", None)
     if not callable(bind):
@@ -53,5 +53,5 @@ def bind_telemetry(telemetry: object, *, base_url: str, agent_id: int) -> Client
             "telemetry",
             f"must be a gameapi_async.otel.Telemetry, got {type(telemetry).__name__}",
         )
-    instruments: ClientTelemetry = bind(base_url=base_url, agent_id=agent_id)
+    instruments: TelemetryHooks = bind(base_url=base_url, agent_id=agent_id)
     return instruments

@@ -22,12 +22,9 @@ from ._errors import (
     ResponseTooLargeError,
     TransportError,
 )
-from ._fastnew import builder
 from ._protocol import RawResponse, SignedRequest
 
 __all__ = ["USER_AGENT", "AiohttpTransport", "Timeouts", "Transport"]
-
-_new_raw_response = builder(RawResponse)  # one per answer
 
 USER_AGENT: Final = f"gameapi-async aiohttp/{aiohttp.__version__}"
 _CHUNK: Final = 64 * 1024
@@ -154,7 +151,7 @@ class AiohttpTransport:
                     body = await response.read()
                 else:
                     body = await self._read_capped(response)
-                return _new_raw_response(
+                return RawResponse(
                     response.status, body, headers.get(hdrs.DATE), headers.get(hdrs.RETRY_AFTER)
                 )
         except TimeoutError as exc:  # aiohttp's own timeouts subclass TimeoutError

@@ -115,15 +115,16 @@ def _matching(pattern: re.Pattern[str], what: str) -> Callable[[str], str | None
     return problem_of
 
 
-def _rule(problem_of: Callable[[str], str | None]) -> Rule:
-    def rule(field: str, value: object) -> str:
-        return _checked(field, value, problem_of)
-
-    return rule
-
-
 _language_problem: Final = _matching(_LANGUAGE, "a language code such as 'en' or 'pt-BR'")
 _currency_problem: Final = _matching(_CURRENCY, "a currency code such as 'USD' or 'USDT'")
+
+
+def _language(field: str, value: object) -> str:
+    return _checked(field, value, _language_problem)
+
+
+def _currency(field: str, value: object) -> str:
+    return _checked(field, value, _currency_problem)
 
 
 @functools.lru_cache(maxsize=_MEMO_SIZE)
@@ -161,8 +162,11 @@ def _ip_problem(text: str) -> str | None:
     return None
 
 
+_IP_ADDRESS: Final = (ipaddress.IPv4Address, ipaddress.IPv6Address)
+
+
 def _ip(field: str, value: object) -> str:
-    if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
+    if isinstance(value, _IP_ADDRESS):
         value = str(value)  # then checked like any text: a scope id may hold anything
     return _checked(field, value, _ip_problem)
 
@@ -172,53 +176,19 @@ RULES: Final[Mapping[str, Rule]] = {
     "player_id": _text,
     "player_username": _text,
     "agent_session_id": _text,
-    "language": _rule(_language_problem),
-    "currency": _rule(_currency_problem),
+    "language": _language,
+    "currency": _currency,
     "home_url": _home_url,
     "ip": _ip,
 }
 
-# The common case of each string rule, for validate_params: a non-empty ASCII str (which is
-# always valid UTF-8) that passes the field's memoised check, or any such str for free text.
-_STR_CHECKS: Final[Mapping[str, Callable[[str], str | None] | None]] = {
-    "player_id": None,
-    "player_username": None,
-    "agent_session_id": None,
-    "language": _language_problem,
-    "currency": _currency_problem,
-    "home_url": _url_problem,
-    "ip": _ip_problem,
-}
-
-
-def validate_params(
-    names: tuple[str, ...], params: Mapping[str, object], *, reuse: bool = False
-) -> dict[str, object]:
+def validate_params(names: tuple[str, ...], params: Mapping[str, object]) -> dict[str, object]:
     """Check every parameter an endpoint takes; return the values to sign, in ``names`` order.
 
-    A value in the common shape (a plain non-empty ASCII str, or a plain int ``game_id`` in
-    range) that passes its check is taken as is; anything else goes to the field's full rule,
-    which converts it or raises the error naming the field.
-
-    ``reuse=True`` is for a dict the caller built for this call alone, holding exactly
-    ``names`` in that order: it is checked in place and returned (converted values replace the
-    given ones), saving a copy. Any other mapping is copied as without it.
+    Each value goes through its field's rule, which returns what is signed (a subclass of
+    ``str`` or ``int`` as the plain value it holds) or raises the error naming the field.
     """
-    # Reused, every name is still looked up below, so its keys are exactly ``names``.
-    reused = reuse and type(params) is dict and len(params) == len(names)
-    checked: dict[str, object] = params if reused else {}  # type: ignore[assignment]
+    checked: dict[str, object] = {}
     for name in names:
-        value = params[name]
-        if type(value) is str:
-            if value and value.isascii() and name in _STR_CHECKS:
-                problem_of = _STR_CHECKS[name]
-                if problem_of is None or problem_of(value) is None:
-                    if not reused:
-                        checked[name] = value
-                    continue
-        elif type(value) is int and name == "game_id" and 1 <= value <= PHP_INT_MAX:
-            if not reused:
-                checked[name] = value
-            continue
-        checked[name] = RULES[name](name, value)
+        checked[name] = RULES[name](name, params[name])
     return checked

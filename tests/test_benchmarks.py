@@ -93,3 +93,26 @@ def test_the_telemetry_benchmark_pairs_each_mode_with_the_client_without() -> No
         assert row["ratio_min"] <= row["ratio_to_no_telemetry"] <= row["ratio_max"]
         if row["mode"] == "no telemetry":
             assert row["ratio_to_no_telemetry"] == 1.0
+
+
+@pytest.mark.slow
+def test_the_instruction_count_mode_reports_a_per_call_ratio(tmp_path: Path) -> None:
+    # valgrind is a test dependency like php and redis-server (.ci/run installs it).
+    assert shutil.which("valgrind"), "install valgrind"
+    assert shutil.which("callgrind_control"), "install valgrind"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--suite", "instructions", "--quick",
+         "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads((tmp_path / "instructions-quick.json").read_text())
+    modes = data["modes"]
+    assert set(modes) == {"raw aiohttp", "gameapi_async"}
+    for row in modes.values():
+        # Two children per mode, the second making twice the counted calls: it counts more.
+        assert row[f"counted_{2 * data['calls']}_calls"] > row[f"counted_{data['calls']}_calls"]
+        assert row["per_call"] > 0
+    assert data["ratio"] == round(modes["gameapi_async"]["per_call"]
+                                  / modes["raw aiohttp"]["per_call"], 3)
+    assert f"{data['ratio']:.3f}x" in result.stdout

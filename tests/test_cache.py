@@ -286,7 +286,7 @@ async def test_get_game_and_demo_games_use_the_cached_list(
 
 
 async def test_ttl_is_jittered_down_by_at_most_five_percent(make_client: MakeClient) -> None:
-    ttls = {make_client(games_ttl=1000)._shared.games.ttl for _ in range(20)}
+    ttls = {make_client(games_ttl=1000)._parts.games.ttl for _ in range(20)}
     assert all(t is not None and 950 <= t <= 1000 for t in ttls)
     assert len(ttls) > 1
 

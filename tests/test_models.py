@@ -12,9 +12,9 @@ from gameapi_async._models import converter
 from gameapi_async._protocol import (
     Envelope,
     RawResponse,
-    decipher,
     parse_game_link,
     parse_game_list,
+    parse_response,
 )
 
 
@@ -26,7 +26,7 @@ def catalogue(size: int) -> list[dict[str, object]]:
 def parse(games: list[dict[str, object]]) -> ga.GameList:
     body = json.dumps({"status": "success", "request_id": "r",
                        "content": {"games": games, "total": len(games)}}).encode()
-    return parse_game_list(decipher(RawResponse(200, body), now=0))
+    return parse_game_list(parse_response(RawResponse(200, body), now=0))
 
 
 @pytest.mark.parametrize("size", [0, 1, 2500])

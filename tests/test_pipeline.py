@@ -15,7 +15,7 @@ import gameapi_async as ga
 from gameapi_async import Call, GameApiClient, Handler, Reply
 from gameapi_async._pipeline import compose
 
-from .support import BASE_URL, PLAYER, failure, game_list_body, success
+from .support import BASE_URL, PLAYER, FakeClock, failure, game_list_body, success
 
 LIST_URL = f"{BASE_URL}/api/games/list"
 MakeClient = Callable[..., GameApiClient]
@@ -77,8 +77,34 @@ async def test_a_middleware_may_change_the_call_or_refuse_it(
     assert len(requests) == 1
 
 
-async def test_builtin_middlewares_work_as_plain_middlewares_and_bound() -> None:
-    # The client binds the built-ins directly; used by hand through compose they behave alike.
+async def test_the_call_carries_its_deadline_from_the_start(
+    mock: aioresponses, make_client: MakeClient
+) -> None:
+    # Fixed once when the call starts (the policy's deadline on the client's clock) and the
+    # same on every attempt: retry and clock resync read it from the call.
+    mock.post(LIST_URL, status=503, payload=failure("busy"))
+    mock.post(LIST_URL, payload=success({"games": [], "total": 0}))
+    clock = FakeClock()
+    seen: list[tuple[int, float | None]] = []
+
+    async def outer(call: Call, call_next: Handler) -> Reply:
+        seen.append((call.attempt, call.deadline))
+        return await call_next(call)
+
+    client = make_client(middlewares=[outer], clock=clock,
+                         retry=ga.RetryPolicy(attempts=3, deadline=20.0))
+    reply_list = await client.list_games()
+    assert reply_list.total == 0
+    assert seen == [(1, 1_000.0 + 20.0)]
+    no_deadline = make_client(retry=ga.RetryPolicy(deadline=None), middlewares=[outer])
+    mock.post(LIST_URL, payload=success({"games": [], "total": 0}))
+    await no_deadline.list_games()
+    assert seen[-1] == (1, None)
+
+
+async def test_builtin_middlewares_work_as_plain_middlewares() -> None:
+    # The client composes the built-ins exactly like the caller's own: by hand they work alike,
+    # and a composed chain serves call after call.
     from gameapi_async import AttemptFinished, Event
     from gameapi_async._clock import SystemClock
     from gameapi_async._pipeline import Call, CallOptions, Reply
@@ -99,10 +125,9 @@ async def test_builtin_middlewares_work_as_plain_middlewares_and_bound() -> None
                 AttemptObserver(clock=clock, hooks=[events.append])]
 
     composed = compose(middlewares(), innermost)
-    skew, retry, observer = middlewares()
-    bound = skew._bind_next(retry._bind_next(observer._bind_next(innermost)))
-    call = Call(LIST_GAMES, {}, CallOptions())
-    for handler in (composed, bound):
+    # With its deadline fixed, as the client makes it, the call reaches the sender untouched.
+    call = Call(LIST_GAMES, {}, CallOptions(), deadline=clock.monotonic() + 30.0)
+    for handler in (composed, composed):
         reply = await handler(call)
         assert reply.envelope.request_id == "rid"
     assert seen == [call, call]

@@ -21,12 +21,12 @@ from gameapi_async._protocol import (
     LIST_GAMES,
     RawResponse,
     build_request,
-    decipher,
     excerpt,
     parse_game_link,
     parse_game_list,
     parse_http_date,
     parse_iso_timestamp,
+    parse_response,
     parse_retry_after,
 )
 from gameapi_async._signing import Signer, sign
@@ -87,7 +87,7 @@ def test_build_request_signs_the_exact_body_it_sends() -> None:
 
 
 def test_success_envelope_is_deciphered() -> None:
-    result = decipher(RawResponse(200, envelope({"url": "https://g.example/p"})), now=NOW)
+    result = parse_response(RawResponse(200, envelope({"url": "https://g.example/p"})), now=NOW)
     assert result.content == {"url": "https://g.example/p"}
     assert result.request_id == "rid-1"
     assert result.http_status == 200
@@ -108,7 +108,7 @@ def test_success_envelope_is_deciphered() -> None:
 ])
 def test_error_envelopes_raise_their_class(code: str, status: int) -> None:
     with pytest.raises(ga.ApiError) as caught:
-        decipher(RawResponse(status, error_body(code, "Nope")), now=NOW)
+        parse_response(RawResponse(status, error_body(code, "Nope")), now=NOW)
     error = caught.value
     assert type(error) is ga._errors.ERROR_CLASSES[code]
     assert (error.code, error.http_status, error.message) == (code, status, "Nope")
@@ -118,7 +118,7 @@ def test_error_envelopes_raise_their_class(code: str, status: int) -> None:
 
 def test_unknown_code_keeps_the_code_on_the_base_class() -> None:
     with pytest.raises(ga.ApiError) as caught:
-        decipher(RawResponse(503, error_body("maintenance")), now=NOW)
+        parse_response(RawResponse(503, error_body("maintenance")), now=NOW)
     assert type(caught.value) is ga.ApiError
     assert caught.value.code == "maintenance"
     assert caught.value.http_status == 503
@@ -126,13 +126,13 @@ def test_unknown_code_keeps_the_code_on_the_base_class() -> None:
 
 def test_error_envelope_on_http_200_is_still_an_error() -> None:
     with pytest.raises(ga.GameNotFoundError) as caught:
-        decipher(RawResponse(200, error_body("game_not_found")), now=NOW)
+        parse_response(RawResponse(200, error_body("game_not_found")), now=NOW)
     assert caught.value.http_status == 200
 
 
 def test_success_body_on_non_200_is_an_error() -> None:
     with pytest.raises(ga.MalformedResponseError, match="non-200") as caught:
-        decipher(RawResponse(500, envelope({"url": "x"})), now=NOW)
+        parse_response(RawResponse(500, envelope({"url": "x"})), now=NOW)
     assert caught.value.http_status == 500
     assert caught.value.request_id == "rid-1"
 
@@ -140,7 +140,7 @@ def test_success_body_on_non_200_is_an_error() -> None:
 def test_missing_message_falls_back_to_the_code() -> None:
     body = json.dumps({"status": "error", "error": "agent_not_found"}).encode()
     with pytest.raises(ga.AgentNotFoundError) as caught:
-        decipher(RawResponse(404, body), now=NOW)
+        parse_response(RawResponse(404, body), now=NOW)
     assert caught.value.message == "agent_not_found"
     assert caught.value.request_id is None
 
@@ -153,17 +153,17 @@ def test_missing_message_falls_back_to_the_code() -> None:
 )
 def test_undecipherable_bodies_raise_malformed(body: bytes) -> None:
     with pytest.raises(ga.MalformedResponseError) as caught:
-        decipher(RawResponse(200, body), now=NOW)
+        parse_response(RawResponse(200, body), now=NOW)
     assert caught.value.http_status == 200
     assert len(caught.value.body_excerpt) <= 203
 
 
 def test_retry_after_is_read_from_seconds_or_a_date_on_the_server_clock() -> None:
     with pytest.raises(ga.ApiError) as caught:
-        decipher(RawResponse(429, error_body("too_many"), retry_after="7"), now=NOW)
+        parse_response(RawResponse(429, error_body("too_many"), retry_after="7"), now=NOW)
     assert caught.value.retry_after == 7.0
     with pytest.raises(ga.ApiError) as caught:
-        decipher(
+        parse_response(
             RawResponse(
                 503,
                 error_body("busy"),
@@ -192,7 +192,7 @@ def test_parse_helpers() -> None:
 
 def test_game_list_is_structured_strictly_and_tolerates_extra_fields() -> None:
     game = {"id": 1, "title": "T", "brand": "B", "image_url": "https://i/1.jpg", "demo": True}
-    result = decipher(
+    result = parse_response(
         RawResponse(200, envelope({"games": [{**game, "rtp": 96.5}], "total": 1, "page": 1})),
         now=NOW,
     )
@@ -221,7 +221,7 @@ def test_game_list_is_structured_strictly_and_tolerates_extra_fields() -> None:
     ],
 )
 def test_wrong_game_list_shapes_name_the_path(content: dict[str, object], where: str) -> None:
-    result = decipher(RawResponse(200, envelope(content)), now=NOW)
+    result = parse_response(RawResponse(200, envelope(content)), now=NOW)
     with pytest.raises(ga.MalformedResponseError) as caught:
         parse_game_list(result)
     assert where in str(caught.value)
@@ -230,13 +230,15 @@ def test_wrong_game_list_shapes_name_the_path(content: dict[str, object], where:
 
 @pytest.mark.parametrize("content", [{}, {"url": 5}, {"url": ""}, {"url": None}])
 def test_wrong_link_shapes_are_malformed(content: dict[str, object]) -> None:
-    result = decipher(RawResponse(200, envelope(content)), now=NOW)
+    result = parse_response(RawResponse(200, envelope(content)), now=NOW)
     with pytest.raises(ga.MalformedResponseError, match="content"):
         parse_game_link(result)
 
 
 def test_stray_request_id_inside_content_does_not_win() -> None:
-    result = decipher(RawResponse(200, envelope({"url": "https://x/", "request_id": 5})), now=NOW)
+    result = parse_response(
+        RawResponse(200, envelope({"url": "https://x/", "request_id": 5})), now=NOW
+    )
     assert parse_game_link(result).request_id == "rid-1"
 
 
@@ -277,7 +279,7 @@ _URL_PIECES = st.sampled_from([
 @example("https:///path")
 @settings(max_examples=800)
 def test_launch_links_are_accepted_exactly_when_the_plain_rule_says(url: str) -> None:
-    result = decipher(RawResponse(200, envelope({"url": url}), None, None), now=NOW)
+    result = parse_response(RawResponse(200, envelope({"url": url}), None, None), now=NOW)
     if _oracle_accepts(url):
         assert parse_game_link(result).url == url
     else:

@@ -210,32 +210,33 @@ _ANY_VALUE = st.one_of(
 
 
 @given(st.sampled_from(GET_GAME_LINK.params), _ANY_VALUE)
-def test_quick_path_decides_as_the_full_rule(field: str, value: object) -> None:
-    # validate_params takes common values without calling the field's rule; it must accept,
-    # convert and refuse exactly what the rule does, with the same message.
+def test_validate_params_decides_as_the_fields_rule(field: str, value: object) -> None:
+    # validate_params accepts, converts and refuses exactly what the field's rule does, with
+    # the same message.
     def outcome(check: Callable[[], object]) -> object:
         try:
             return ("ok", check())
         except InvalidParameterError as exc:
             return ("refused", str(exc))
 
-    quick = outcome(lambda: validate_params(GET_GAME_LINK.params, with_value(field, value))[field])
-    full = outcome(lambda: RULES[field](field, value))
-    assert quick == full
+    given = outcome(lambda: validate_params(GET_GAME_LINK.params, with_value(field, value))[field])
+    rule = outcome(lambda: RULES[field](field, value))
+    assert given == rule
 
 
-def test_reuse_checks_the_callers_own_dict_in_place() -> None:
+def test_the_values_to_sign_come_back_in_a_new_dict() -> None:
     own = with_value("ip", ipaddress.ip_address("10.0.0.1"))
-    checked = validate_params(GET_GAME_LINK.params, own, reuse=True)
-    assert checked is own
+    checked = validate_params(GET_GAME_LINK.params, own)
+    assert checked is not own
     assert checked == with_value("ip", "10.0.0.1")
-    assert validate_params(GET_GAME_LINK.params, dict(VALID), reuse=True) == VALID
+    assert own["ip"] == ipaddress.ip_address("10.0.0.1")  # the caller's dict is left alone
+    assert validate_params(GET_GAME_LINK.params, dict(VALID)) == VALID
 
 
-def test_reuse_copies_anything_but_a_dict_of_exactly_the_names() -> None:
+def test_only_the_endpoints_names_are_taken() -> None:
     # An extra key (the demo endpoint takes no session id) must never reach the body.
     given_params = dict(VALID)
-    checked = validate_params(GET_GAME_LINK_DEMO.params, given_params, reuse=True)
+    checked = validate_params(GET_GAME_LINK_DEMO.params, given_params)
     assert checked is not given_params
     assert "agent_session_id" not in checked
     assert given_params == VALID
@@ -244,12 +245,12 @@ def test_reuse_copies_anything_but_a_dict_of_exactly_the_names() -> None:
         pass
 
     subclassed = Params(VALID)
-    assert validate_params(GET_GAME_LINK.params, subclassed, reuse=True) is not subclassed
+    assert validate_params(GET_GAME_LINK.params, subclassed) is not subclassed
 
 
-def test_reuse_refuses_like_a_copy() -> None:
+def test_a_bad_or_missing_value_is_refused() -> None:
     with pytest.raises(InvalidParameterError, match="ip"):
-        validate_params(GET_GAME_LINK.params, with_value("ip", "nope"), reuse=True)
+        validate_params(GET_GAME_LINK.params, with_value("ip", "nope"))
     with pytest.raises(KeyError):
         validate_params(GET_GAME_LINK.params, {k: v for k, v in VALID.items() if k != "ip"}
-                        | {"extra": 1}, reuse=True)
+                        | {"extra": 1})

@@ -64,9 +64,8 @@ async def test_each_refusal_says_what_is_wrong(
     assert str(error) == f"{field}: {message}"
 
 
-def test_the_callers_mapping_is_never_changed_unless_it_may_be_reused() -> None:
-    # The client hands over a dict built for the call (reuse=True); anyone else's mapping is
-    # only read, even when it has exactly the endpoint's keys in order.
+def test_the_callers_mapping_is_never_changed() -> None:
+    # The caller's mapping is only read, even when it has exactly the endpoint's keys in order.
     from ipaddress import IPv4Address
 
     params: dict[str, object] = {name: PLAYER.get(name, "s-1") for name in GET_GAME_LINK.params}

@@ -33,7 +33,7 @@ import attrs
 from .._clock import Clock
 from .._errors import GameApiError, RequestExpiredError
 from .._events import ClockResynced, EventHook, emit
-from .._pipeline import Call, ChainedMiddleware, Handler, Reply
+from .._pipeline import Call, Handler, Reply
 
 __all__ = ["ClockSkewMiddleware"]
 
@@ -45,7 +45,7 @@ WARN_ABOVE: Final = 30.0
 PLAUSIBLE: Final = (1_577_836_800.0, 4_102_444_800.0)  # 2020-01-01 .. 2100-01-01 UTC
 
 
-class ClockSkewMiddleware(ChainedMiddleware):
+class ClockSkewMiddleware:
     """Holds the learned offset (platform clock minus local clock) for one client.
 
     Each client makes its own. How the offset is learned (and when it is not) is described in
@@ -64,10 +64,16 @@ class ClockSkewMiddleware(ChainedMiddleware):
         self._warned = False
         self.offset = 0.0
 
-    async def _handle(self, call_next: Handler, call: Call) -> Reply:
+    async def __call__(self, call: Call, call_next: Handler) -> Reply:
         offset = self.offset
         if offset != call.clock_offset:
             call = _with_offset(call, offset)
+        if call.deadline is None and call.options.retry.deadline is not None:
+            # A call made by hand, without the client: its deadline starts here, so a re-send
+            # stays within it.
+            call = attrs.evolve(
+                call, deadline=self._clock.monotonic() + call.options.retry.deadline
+            )
         try:
             reply = await call_next(call)
         except RequestExpiredError as error:
@@ -106,12 +112,11 @@ class ClockSkewMiddleware(ChainedMiddleware):
         made = error.attempts
         # The expired attempt is free: the re-send gets the budget the others left.
         changes: dict[str, Any] = {"attempts": max(1, policy.attempts - (made - 1))}
-        deadline = error._call_deadline
+        deadline = call.deadline  # the re-send continues the call: the same deadline
         if deadline is not None:
             remaining = deadline - self._clock.monotonic()
             if remaining <= 0:
                 return None  # no new attempt starts past the deadline
-            changes["deadline"] = remaining
             if options.timeout is None or remaining < options.timeout:
                 options = attrs.evolve(options, timeout=remaining)
         options = attrs.evolve(options, retry=attrs.evolve(policy, **changes))
@@ -134,5 +139,5 @@ def _with_offset(call: Call, offset: float) -> Call:
     # Once the clock has drifted this runs for every call: the constructor is several times
     # cheaper than attrs.evolve, which is kept for subclasses of Call.
     if type(call) is Call:
-        return Call(call.endpoint, call.params, call.options, call.attempt, offset)
+        return Call(call.endpoint, call.params, call.options, call.attempt, offset, call.deadline)
     return attrs.evolve(call, clock_offset=offset)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Awaitable, Sequence
 
@@ -30,21 +29,6 @@ class AttemptObserver:
         if not self._hooks and not logger.isEnabledFor(logging.DEBUG):
             return call_next(call)
         return self._observed(call_next, call)
-
-    def _bind_next(self, call_next: Handler) -> Handler:
-        """This middleware with ``call_next`` fixed, as the client chains it: with hooks every
-        attempt is observed; without, only while DEBUG is on (checked per attempt)."""
-        observed = functools.partial(self._observed, call_next)
-        if self._hooks:
-            return observed
-        is_enabled_for = logger.isEnabledFor
-
-        def unobserved(call: Call) -> Awaitable[Reply]:
-            if is_enabled_for(logging.DEBUG):
-                return observed(call)
-            return call_next(call)
-
-        return unobserved
 
     async def _observed(self, call_next: Handler, call: Call) -> Reply:
         started = self._clock.monotonic()

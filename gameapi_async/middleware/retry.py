@@ -16,14 +16,14 @@ import attrs
 from .._clock import Clock, SystemClock
 from .._errors import GameApiError, is_transient
 from .._events import EventHook, RetryScheduled, emit
-from .._pipeline import Call, ChainedMiddleware, Handler, Reply
+from .._pipeline import Call, Handler, Reply
 
 __all__ = ["RetryMiddleware"]
 
 logger = logging.getLogger("gameapi_async")
 
 
-class RetryMiddleware(ChainedMiddleware):
+class RetryMiddleware:
     """Applies ``call.options.retry``; sleeps through the client's clock."""
 
     __slots__ = ("_clock", "_hooks", "_monotonic", "_rng")
@@ -37,12 +37,16 @@ class RetryMiddleware(ChainedMiddleware):
         self._rng = rng if rng is not None else random.Random()
         self._hooks = tuple(hooks)
 
-    async def _handle(self, call_next: Handler, call: Call) -> Reply:
+    async def __call__(self, call: Call, call_next: Handler) -> Reply:
         policy = call.options.retry
         if policy.attempts == 1:
             return await call_next(call)
         clock = self._clock
-        deadline = None if policy.deadline is None else self._monotonic() + policy.deadline
+        deadline = call.deadline
+        if deadline is None and policy.deadline is not None:
+            # A call made by hand, without the client: its deadline starts here.
+            deadline = self._monotonic() + policy.deadline
+            call = attrs.evolve(call, deadline=deadline)
         attempt_call = call
         # Attempts made before this one (a clock-resync re-send continues a call: its policy
         # then carries the budget and deadline left, see ClockSkewMiddleware).
@@ -54,7 +58,6 @@ class RetryMiddleware(ChainedMiddleware):
             except GameApiError as error:
                 failed += 1
                 error.attempts = before + failed
-                error._call_deadline = deadline
                 if failed >= policy.attempts or not is_transient(error):
                     raise
                 wait = policy.wait(failed, getattr(error, "retry_after", None), self._rng)

@@ -276,9 +276,9 @@ def test_restamping_a_call_keeps_every_other_field() -> None:
     from gameapi_async.middleware.clock import _with_offset
 
     assert [f.name for f in attrs.fields(Call)] == [
-        "endpoint", "params", "options", "attempt", "clock_offset"
+        "endpoint", "params", "options", "attempt", "clock_offset", "deadline"
     ]
-    call = Call(GET_GAME_LINK, {"game_id": 1}, CallOptions(timeout=3.0), 4, 12.5)
+    call = Call(GET_GAME_LINK, {"game_id": 1}, CallOptions(timeout=3.0), 4, 12.5, 99.0)
     assert _with_offset(call, -7.0) == attrs.evolve(call, clock_offset=-7.0)
 
 

@@ -24,7 +24,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 
 from ._errors import WrongEventLoopError
 
-__all__ = ["LoopBinding"]
+__all__ = ["LoopGuard"]
 
 _forks = 0  # how many times this process is a fork away from the one that imported the SDK
 
@@ -42,7 +42,7 @@ _ADVICE = (
 )
 
 
-class LoopBinding:
+class LoopGuard:
     """The loop (and process) a client first ran on; ``release`` frees its resources there."""
 
     __slots__ = ("_forks", "_guard", "_loop", "_release", "released")

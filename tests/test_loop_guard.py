@@ -258,7 +258,7 @@ async def test_concurrent_close_calls_all_wait_until_everything_is_closed(
 ) -> None:
     client = make_client(platform)
     await client.get_game_link_demo(**PLAYER)
-    transport = client._shared.transport
+    transport = client._parts.transport
     first = asyncio.ensure_future(client.close())
     second = asyncio.ensure_future(client.close())
     await asyncio.sleep(0)  # both calls are under way
@@ -275,7 +275,7 @@ async def test_a_cancelled_close_still_closes_for_the_callers_that_wait(
 ) -> None:
     client = make_client(platform)
     await client.get_game_link_demo(**PLAYER)
-    transport = client._shared.transport
+    transport = client._parts.transport
     first = asyncio.ensure_future(client.close())
     await asyncio.sleep(0)
     first.cancel()
