@@ -21,6 +21,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final
 
+import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from .._canonical import PHP_INT_MAX, PHP_INT_MIN
@@ -169,74 +170,91 @@ def parse_body(body: bytes) -> dict[str, Any]:
     return data
 
 
-class _Wrong(ValueError):
-    """A field's value is not what its field takes; the text says how (``must be ...``)."""
-
-
 def _required(name: str) -> CallbackRefused:
     return _refuse(VALIDATION_ERROR, f"{name}: required", name)
 
 
-# One checker per kind of field: the value as the callback holds it, or _Wrong saying why not.
-
-def _text(value: object) -> str:
-    if type(value) is str and value:
-        return value
-    raise _Wrong("must be a non-empty string")
-
-
-def _php_int(value: object) -> int:
-    if type(value) is not int:  # bool is not: type() is exact
-        raise _Wrong("must be an integer")
-    if not PHP_INT_MIN <= value <= PHP_INT_MAX:
-        raise _Wrong("out of range")
-    return value
-
-
-def _amount(value: object) -> Decimal:
-    """Decimals from the body are range-checked by the parser already; ints are not."""
-    if type(value) is not Decimal:
-        if type(value) is not int:
-            raise _Wrong("must be a number")
-        value = Decimal(value)
-        if not in_range(value):
-            raise _Wrong("out of range")
-    if value.is_signed():  # -0.0 too: PHP writes it only for a computed negative zero
-        raise _Wrong("must not be negative")
-    return value
-
-
-def _object(value: object) -> Mapping[str, Any]:
-    if type(value) is dict:
-        return MappingProxyType(value)
-    if type(value) is list and not value:  # PHP's json_encode writes an empty array as []
-        return _EMPTY
-    raise _Wrong("must be an object")
+def _wrong(name: str, problem: str) -> CallbackRefused:
+    return _refuse(VALIDATION_ERROR, f"{name}: {problem}", name)
 
 
 _EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
 
-# type -> (class, ((field, checker, required), ...)) for the documented callbacks. Required are
-# the fields the documentation shows on both of its pages; the newer page's are optional.
-_Shape = tuple[type[Callback], tuple[tuple[str, Callable[[Any], Any], bool], ...]]
+
+@attrs.frozen
+class _Shape:
+    """A documented callback type: its class and its fields, grouped by kind so each group is
+    checked by one loop (a call per field would cost more than the checks themselves).
+    Required are the fields the documentation shows on both of its pages."""
+
+    cls: type[Callback]
+    texts: tuple[str, ...] = ()  # required non-empty strings
+    optional_texts: tuple[str, ...] = ()
+    amounts: tuple[str, ...] = ()  # required, never negative
+    php_ints: tuple[str, ...] = ()  # optional 64-bit integers
+    objects: tuple[str, ...] = ()  # optional objects (PHP's empty array `[]` is one)
+
+
 _SHAPES: Final[dict[str, _Shape]] = {
-    GET_BALANCE: (GetBalance, (
-        ("session_id", _text, True), ("player_id", _text, True),
-        ("player_username", _text, True), ("currency", _text, True), ("language", _text, True),
-        ("game_id", _php_int, False), ("freespins", _object, False),
-    )),
-    MAKE_BET: (MakeBet, (
-        ("session_id", _text, True), ("player_id", _text, True), ("currency", _text, True),
-        ("bet", _amount, True), ("win", _amount, True), ("player_username", _text, False),
-        ("language", _text, False), ("game_id", _php_int, False),
-    )),
+    GET_BALANCE: _Shape(GetBalance,
+                        texts=("session_id", "player_id", "player_username", "currency",
+                               "language"),
+                        php_ints=("game_id",), objects=("freespins",)),
+    MAKE_BET: _Shape(MakeBet, texts=("session_id", "player_id", "currency"),
+                     optional_texts=("player_username", "language"), amounts=("bet", "win"),
+                     php_ints=("game_id",)),
 }
 
 
+def _typed(shape: _Shape, data: dict[str, Any]) -> dict[str, Any]:
+    """The documented fields of ``data`` as the callback class takes them, or the refusal
+    naming the first wrong one."""
+    get = data.get
+    values: dict[str, Any] = {}
+    for name in shape.texts:
+        value = get(name)
+        if type(value) is not str or not value:
+            raise _required(name) if value is None else _wrong(name, "must be a non-empty string")
+        values[name] = value
+    for name in shape.amounts:
+        value = get(name)
+        if type(value) is not Decimal:  # from the body, Decimals are range-checked already
+            if type(value) is not int:  # bool is not: type() is exact
+                raise _required(name) if value is None else _wrong(name, "must be a number")
+            value = Decimal(value)
+            if not in_range(value):
+                raise _wrong(name, "out of range")
+        if value.is_signed():  # -0.0 too: PHP writes it only for a computed negative zero
+            raise _wrong(name, "must not be negative")
+        values[name] = value
+    for name in shape.optional_texts:
+        value = get(name)
+        if value is not None:
+            if type(value) is not str or not value:
+                raise _wrong(name, "must be a non-empty string")
+            values[name] = value
+    for name in shape.php_ints:
+        value = get(name)
+        if value is not None:
+            if type(value) is not int:
+                raise _wrong(name, "must be an integer")
+            if not PHP_INT_MIN <= value <= PHP_INT_MAX:
+                raise _wrong(name, "out of range")
+            values[name] = value
+    for name in shape.objects:
+        value = get(name)
+        if value is not None:
+            if type(value) is dict:
+                values[name] = MappingProxyType(value)
+            elif type(value) is list and not value:  # PHP's json_encode writes {} as []
+                values[name] = _EMPTY
+            else:
+                raise _wrong(name, "must be an object")
+    return values
+
+
 def _field_wrong(data: Mapping[str, Any], name: str, wrong: str) -> CallbackRefused:
-    if data.get(name) is None:
-        return _required(name)
-    return _refuse(VALIDATION_ERROR, f"{name}: {wrong}", name)
+    return _required(name) if data.get(name) is None else _wrong(name, wrong)
 
 
 class CallbackVerifier:
@@ -310,21 +328,8 @@ class CallbackVerifier:
         if shape is None:  # a rollback or any other type: untyped, the whole body in data
             return Callback(type=kind, agent_id=agent_id, request_id=request_id,
                             data=MappingProxyType(data), body=body)
-        cls, fields = shape
-        values: dict[str, Any] = {}
-        get = data.get
-        for name, check, required in fields:
-            value = get(name)
-            if value is None:  # absent or null
-                if required:
-                    raise _required(name)
-                continue
-            try:
-                values[name] = check(value)
-            except _Wrong as wrong:
-                raise _refuse(VALIDATION_ERROR, f"{name}: {wrong}", name) from None
-        return cls(type=kind, agent_id=agent_id, request_id=request_id,
-                   data=MappingProxyType(data), body=body, **values)
+        return shape.cls(type=kind, agent_id=agent_id, request_id=request_id,
+                         data=MappingProxyType(data), body=body, **_typed(shape, data))
 
     def _check_timestamp(self, value: object) -> None:
         if type(value) is not int:
