@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable, Coroutine, Iterator
@@ -67,7 +68,9 @@ async def _hypercorn(handler: CallbackHandler, sock: socket.socket, stop: asynci
     from hypercorn.config import Config
 
     config = Config()
-    config.bind = [f"fd://{sock.fileno()}"]
+    # hypercorn wraps the descriptor in a socket of its own and closes it: give it a copy, so
+    # closing ours later cannot close a descriptor number reused by then.
+    config.bind = [f"fd://{os.dup(sock.fileno())}"]
     config.accesslog = None
     config.graceful_timeout = 1.0
     await serve(handler.asgi_app, config,  # type: ignore[arg-type]
