@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -98,6 +99,15 @@ async def _answer_then_eof(reader: asyncio.StreamReader) -> bytes:
     return await asyncio.wait_for(reader.read(), PATIENCE)
 
 
+async def _one_answer(reader: asyncio.StreamReader) -> bytes:
+    """One whole answer, whatever its framing, without waiting for the connection to close."""
+    top = await reader.readuntil(b"\r\n\r\n")
+    length = re.search(rb"\r\ncontent-length:\s*(\d+)", top, re.IGNORECASE)
+    if length:
+        return top + await reader.readexactly(int(length.group(1)))
+    return top + await reader.readuntil(b"\r\n0\r\n\r\n")
+
+
 def assert_timed_out(raw: bytes) -> None:
     status, headers, content = parse(raw)
     assert status == 408
@@ -170,3 +180,26 @@ async def test_body_timeout_is_validated_naming_the_field() -> None:
 def test_handler_default_body_timeout_is_ten_seconds() -> None:
     handler: CallbackHandler = make_handler(RecordingWallet())
     assert handler.body_timeout == 10.0
+
+
+async def test_a_declared_oversize_body_is_refused_unread_and_the_connection_closes(
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter], wallet: RecordingWallet
+) -> None:
+    reader, writer = connection
+    writer.write(head(10_000_000))  # only the head: an answer means the body was not awaited
+    # Not read to the close: aiohttp first discards the rest of the body for its lingering time.
+    status, headers, content = parse(await asyncio.wait_for(_one_answer(reader), PATIENCE))
+    assert (status, json.loads(content)["error"]) == (413, "payload_too_large")
+    assert headers[b"connection"].lower() == b"close"
+    assert wallet.seen == []
+
+
+async def test_a_chunked_body_over_the_cap_is_refused(
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter], wallet: RecordingWallet
+) -> None:
+    reader, writer = connection
+    writer.write(head(None) + (b"%x\r\n" % CAP + b"x" * CAP + b"\r\n") * 2 + b"0\r\n\r\n")
+    status, headers, content = parse(await _answer_then_eof(reader))
+    assert (status, json.loads(content)["error"]) == (413, "payload_too_large")
+    assert headers[b"content-type"] == b"application/json"
+    assert wallet.seen == []
