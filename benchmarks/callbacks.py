@@ -9,14 +9,29 @@ work is not counted. Routes alternate in ABBA slices within each round and the p
 ratios are reported as their median and range, because the machine is shared and noisy.
 
 ``python -m benchmarks.callbacks serve`` runs the server (the port is its first line).
+
+``python -m benchmarks.callbacks --callgrind [--quick]`` counts *instructions* instead, with
+valgrind's callgrind: the same figure on a loaded machine, where CPU-time ratios drift by ten
+per cent. The server runs under callgrind, the client outside it, one request at a time on one
+keep-alive connection. Start-up and shutdown are the same whatever the number of requests, so
+they are taken out by difference: for each route one server answers ``warmup + requests``
+requests and another ``warmup + 2 * requests``, and
+
+    instructions per request = (second total - first total) / requests.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
+import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -63,19 +78,35 @@ def build_app() -> web.Application:
 
         return web.Response(text=repr(time.process_time()))
 
+    stopped = asyncio.Event()
+
+    async def stop(request: web.Request) -> web.Response:
+        stopped.set()
+        return web.Response(text="bye")
+
     app = web.Application()
     app.router.add_post("/bare", bare)
     app.router.add_post("/callback", handler.aiohttp_handler)
     app.router.add_get("/cpu", cpu)
+    app.router.add_post("/stop", stop)
+    app[STOPPED] = stopped
     return app
 
 
+STOPPED = web.AppKey("stopped", asyncio.Event)
+
+
 async def _serve() -> None:
-    runner = web.AppRunner(build_app(), access_log=None)
+    """Serve until ``POST /stop``; the port is the first line printed."""
+    app = build_app()
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0, backlog=1024).start()
     print(f"PORT {runner.addresses[0][1]}", flush=True)
-    await asyncio.Event().wait()
+    try:
+        await app[STOPPED].wait()
+    finally:
+        await runner.cleanup()
 
 
 async def _slice(session: aiohttp.ClientSession, base: str, route: str, count: int,
@@ -173,8 +204,126 @@ def markdown(row: dict[str, Any]) -> list[str]:
     ]
 
 
-if __name__ == "__main__":
-    if sys.argv[1:] == ["serve"]:
+# -- instructions (callgrind) -------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+CALLGRIND_TARGET = 1.30  # issue 18: the whole handler within 1.30x of the bare handler
+_COLLECTED = re.compile(r"Collected\s*:\s*([0-9]+)")
+ROUTES = ("/bare", "/callback")
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    env.pop("PYTHONASYNCIODEBUG", None)  # debug mode would count its own checks
+    return env
+
+
+async def _instructions_of_a_server(route: str, requests: int, patience: float) -> int:
+    """Instructions a server under callgrind executes, from start to exit, answering
+    ``requests`` posts to ``route`` one at a time."""
+    with tempfile.TemporaryDirectory(prefix="gameapi-callgrind-") as folder:
+        process = await asyncio.create_subprocess_exec(
+            "valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/callgrind.out",
+            sys.executable, "-m", "benchmarks.callbacks", "serve",
+            cwd=ROOT, env=_child_env(),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        assert process.stdout is not None
+        assert process.stderr is not None
+        errors = asyncio.ensure_future(process.stderr.read())
+        try:
+            line = (await asyncio.wait_for(process.stdout.readline(), patience)).decode()
+            if not line.startswith("PORT "):
+                raise RuntimeError(f"server under callgrind failed: {line!r}")
+            base = f"http://127.0.0.1:{int(line.split()[1])}"
+            timeout = aiohttp.ClientTimeout(total=patience)
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                for _ in range(requests):
+                    async with session.post(f"{base}{route}", data=TYPICAL,
+                                            headers=HEADERS) as reply:
+                        if reply.status != 200 or await reply.read() != CONSTANT:
+                            raise RuntimeError(f"{route} answered {reply.status}")
+                async with session.post(f"{base}/stop") as reply:
+                    await reply.read()
+            await asyncio.wait_for(process.wait(), patience)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        report = (await errors).decode()
+    found = _COLLECTED.search(report)
+    if process.returncode != 0 or found is None:
+        raise RuntimeError(f"callgrind run of {route} failed: {report[-2000:]}")
+    return int(found.group(1))
+
+
+async def callback_instructions(warmup: int = 200, requests: int = 400,
+                                patience: float = 1800.0) -> dict[str, Any]:
+    """Instructions per request of ``/callback`` and ``/bare``, and their ratio."""
+    if shutil.which("valgrind") is None:
+        raise RuntimeError("valgrind is not installed (apt-get install valgrind)")
+    jobs = [(route, warmup + k * requests) for route in ROUTES for k in (1, 2)]
+    two_at_a_time = asyncio.Semaphore(2)
+
+    async def count(route: str, total: int) -> int:
+        async with two_at_a_time:
+            return await _instructions_of_a_server(route, total, patience)
+
+    totals = await asyncio.gather(*(count(route, total) for route, total in jobs))
+    by_job = dict(zip(jobs, totals, strict=True))
+    per_request = {
+        route: round((by_job[route, warmup + 2 * requests] - by_job[route, warmup + requests])
+                     / requests)
+        for route in ROUTES
+    }
+    return {
+        "warmup": warmup,
+        "requests": requests,
+        "body_bytes": len(TYPICAL),
+        "totals": {f"{route} x{total}": by_job[route, total] for route, total in jobs},
+        "bare_instructions_per_request": per_request["/bare"],
+        "handler_instructions_per_request": per_request["/callback"],
+        "ratio": round(per_request["/callback"] / per_request["/bare"], 3),
+        "target": CALLGRIND_TARGET,
+    }
+
+
+def instructions_markdown(row: dict[str, Any]) -> list[str]:
+    return [
+        "",
+        "**Callback handler, instructions** (valgrind callgrind on the server, one typical "
+        f"signed `makeBet` of {row['body_bytes']} bytes at a time; per request = difference "
+        f"between {row['warmup']} + {row['requests']} and {row['warmup']} + "
+        f"{2 * row['requests']} requests):",
+        "",
+        "| bare handler | CallbackHandler | ratio | target |",
+        "|---:|---:|---:|---:|",
+        f"| {row['bare_instructions_per_request']:,} | "
+        f"{row['handler_instructions_per_request']:,} | {row['ratio']:.3f}x | "
+        f"<= {row['target']:.2f}x |",
+    ]
+
+
+def main(argv: list[str]) -> int:
+    if argv == ["serve"]:
         asyncio.run(_serve())
+        return 0
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.callbacks")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="count instructions with valgrind instead of timing CPU")
+    parser.add_argument("--quick", action="store_true", help="small sizes, to prove it works")
+    args = parser.parse_args(argv)
+    if args.callgrind:
+        sizes = {"warmup": 20, "requests": 20} if args.quick else {}
+        row = asyncio.run(callback_instructions(**sizes))
+        print("\n".join(instructions_markdown(row)))
     else:
-        print(asyncio.run(callback_overhead(rounds=5, requests=2000)))
+        row = asyncio.run(callback_overhead(rounds=2 if args.quick else 5,
+                                            requests=200 if args.quick else 2000))
+        print("\n".join(markdown(row)))
+    print(json.dumps(row, indent=2))
+    return 0 if row["ratio"] <= row["target"] or args.quick else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

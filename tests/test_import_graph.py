@@ -21,14 +21,6 @@ import gameapi_async
 
 PACKAGE = Path(gameapi_async.__file__).parent
 
-#: Circles another branch is removing this session. Each entry is tolerated while it exists
-#: and must be deleted once that work has landed (the test then holds the package to none).
-BEING_REMOVED: frozenset[frozenset[str]] = frozenset({
-    # branch "callbacks" (issue 20): callbacks/_handler defers `from ._adapters import ...`
-    # while _adapters imports _handler's types for the type checker.
-    frozenset({"gameapi_async.callbacks._adapters", "gameapi_async.callbacks._handler"}),
-})
-
 Graph = Mapping[str, frozenset[str]]
 
 
@@ -125,8 +117,7 @@ def _shown(circles: list[list[str]]) -> str:
 
 def test_no_import_circle_in_the_package() -> None:
     found = cycles(import_graph(PACKAGE))
-    unexpected = [circle for circle in found if frozenset(circle) not in BEING_REMOVED]
-    assert not unexpected, "import circles:\n" + _shown(unexpected)
+    assert not found, "import circles:\n" + _shown(found)
 
 
 def test_the_command_line_depends_on_the_testing_kit_and_the_core_never_the_reverse() -> None:

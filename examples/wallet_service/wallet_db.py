@@ -116,16 +116,12 @@ class SQLiteWallet:
         return result
 
     async def on_callback(self, callback: Callback) -> Decimal:
-        """Any other type (a rollback: its name and fields are undocumented): kept for an
-        operator to review, no money moved, the current balance answered."""
+        """Any other type (a rollback: its name and fields are undocumented; a mis-cased
+        ``MakeBet``): kept for an operator to review and refused, no money moved. Answering the
+        balance instead would tell the platform the operation was done (docs/callbacks.md)."""
         await self._run(self._keep_unhandled, callback.body)
-        player_id = callback.data.get("player_id")
-        if not isinstance(player_id, str):
-            raise WalletError("unsupported_callback", f"cannot handle {callback.type!r}")
-        currency = callback.data.get("currency")
-        result: Decimal = await self._run(self._balance, player_id,
-                                          currency if isinstance(currency, str) else None)
-        return result
+        raise WalletError("unsupported_callback",
+                          f"callback type {callback.type!r} is not handled by this wallet")
 
     # -- on the database thread ---------------------------------------------------------------
 

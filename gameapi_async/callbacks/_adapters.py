@@ -1,106 +1,48 @@
-"""The framework adapters: bytes in, ``handle()``, bytes out. Bodies over the cap are refused
-from their declared length, unread; a body without a length is read only up to the cap.
+"""What the framework adapters share: the endpoint they serve, and how they treat slow and
+vanished clients.
+
+An adapter gets bytes in under two limits, size (``max_body``) and time (``body_timeout``),
+calls ``handle()`` and writes the answer out. The adapters depend on this module and on the
+answers only; :class:`~gameapi_async.callbacks.CallbackHandler` depends on the adapters, never
+the other way round.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from ._answers import JSON_HEADERS, error_answer
+import logging
+from typing import TYPE_CHECKING, Final, Protocol
 
 if TYPE_CHECKING:
-    from aiohttp import web
-
     from ._answers import CallbackResponse
-    from ._handler import CallbackHandler, Receive, Scope, Send
+    from ._verify import Headers
 
-__all__ = ["serve_aiohttp", "serve_asgi"]
+__all__ = ["Endpoint", "log_hang_up"]
 
-_HUGE = 10**18  # stands for a declared length too long to be worth converting
-
-
-async def serve_aiohttp(handler: CallbackHandler, request: web.Request) -> web.StreamResponse:
-    from aiohttp import web
-
-    cap = handler.max_body
-    length = request.content_length
-    if length is not None and length > cap:
-        return _closing(handler.too_large())
-    if length is not None:  # the parser stops at the declared length: one read, bounded
-        answer = await handler.handle(await request.read(), request.headers)
-    else:
-        body = bytearray()
-        while not request.content.at_eof() and len(body) <= cap:
-            chunk = await request.content.read(cap + 1 - len(body))
-            if not chunk:
-                break
-            body += chunk
-        if len(body) > cap:
-            return _closing(handler.too_large())
-        answer = await handler.handle(bytes(body), request.headers)
-    if answer.headers is JSON_HEADERS:  # the common case, without building a header map
-        return web.Response(status=answer.status, body=answer.body,
-                            content_type="application/json")
-    return web.Response(status=answer.status, body=answer.body, headers=answer.headers)
+logger: Final = logging.getLogger("gameapi_async.callbacks")
 
 
-def _closing(answer: CallbackResponse) -> web.StreamResponse:
-    """The answer to an unread body. Its ``Connection: close`` header alone does not stop
-    aiohttp from keeping the connection (and reading the rest of the body as if to reuse it):
-    ``force_close`` does, once aiohttp's bounded lingering read is over."""
-    from aiohttp import web
+class Endpoint(Protocol):
+    """What an adapter serves: ``CallbackHandler`` is one."""
 
-    response = web.Response(status=answer.status, body=answer.body, headers=answer.headers)
-    response.force_close()
-    return response
+    @property
+    def max_body(self) -> int:
+        """The largest body accepted, in bytes."""
+
+    @property
+    def body_timeout(self) -> float:
+        """Seconds a client has to send the whole body, from the start of the request."""
+
+    async def handle(self, body: bytes, headers: Headers) -> CallbackResponse:
+        """The answer to a received body."""
+
+    def too_large(self) -> CallbackResponse:
+        """The answer to a body over ``max_body``, sent without reading it."""
+
+    def timed_out(self) -> CallbackResponse:
+        """The answer to a body not received within ``body_timeout``."""
 
 
-def _declared_length(scope: Scope) -> int | None:
-    for key, value in scope.get("headers", ()):
-        if key.lower() == b"content-length":
-            if not value.isdigit():
-                return None
-            digits = value.lstrip(b"0")
-            # More digits than any cap has is over it: int() would refuse past 4300 anyway.
-            return int(digits or b"0") if len(digits) <= 18 else _HUGE
-    return None
-
-
-async def serve_asgi(handler: CallbackHandler, scope: Scope, receive: Receive, send: Send) -> None:
-    kind = scope["type"]
-    if kind == "lifespan":  # nothing to set up; acknowledge so servers can start and stop
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    if kind != "http":
-        raise ValueError(f"the callback handler serves HTTP, not {kind!r}")
-    if scope.get("method") != "POST":
-        answer = error_answer("method_not_allowed", "Unsupported HTTP method used", 405,
-                              {"Content-Type": "application/json", "Allow": "POST"})
-    else:
-        cap = handler.max_body
-        length = _declared_length(scope)
-        if length is not None and length > cap:
-            answer = handler.too_large()
-        else:
-            body = bytearray()
-            more = True
-            while more and len(body) <= cap:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return  # the platform hung up: nobody to answer
-                body += message.get("body", b"")
-                more = bool(message.get("more_body", False))
-            answer = handler.too_large() if len(body) > cap else await handler.handle(
-                bytes(body), scope.get("headers", ()))
-    await send({
-        "type": "http.response.start",
-        "status": answer.status,
-        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1"))
-                    for k, v in answer.headers.items()],
-    })
-    await send({"type": "http.response.body", "body": answer.body})
+def log_hang_up() -> None:
+    """One short line per client that left mid-body: it is unauthenticated, so a traceback
+    each time would let anyone flood the log."""
+    logger.info("callback body not received: the client hung up")

@@ -15,10 +15,14 @@ import attrs
 
 from ._money import format_amount
 
-__all__ = ["JSON_HEADERS", "CallbackResponse", "balance_answer", "error_answer"]
+__all__ = ["CLOSE_HEADERS", "JSON_HEADERS", "CallbackResponse", "balance_answer", "error_answer"]
 
 JSON_HEADERS: Final[Mapping[str, str]] = MappingProxyType(
     {"Content-Type": "application/json"}
+)
+#: For an answer sent before the body was read: the connection cannot be reused.
+CLOSE_HEADERS: Final[Mapping[str, str]] = MappingProxyType(
+    {"Content-Type": "application/json", "Connection": "close"}
 )
 
 

@@ -7,12 +7,13 @@ ASGI adapters are thin methods over it, and import their framework only when use
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, Final, Protocol, Self
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Final, Protocol, Self, cast
 
 from .._clock import Clock, SystemClock
-from .._config import read_env
-from ._answers import CallbackResponse, balance_answer, error_answer
+from .._config import check_seconds, read_env
+from ._answers import CLOSE_HEADERS, CallbackResponse, balance_answer, error_answer
+from ._asgi import AsgiApp, Receive, Scope, Send
 from ._errors import CallbackRefused, WalletError
 from ._models import Callback, GetBalance, MakeBet
 from ._verify import DEFAULT_MAX_BODY, CallbackVerifier, Headers
@@ -22,12 +23,17 @@ if TYPE_CHECKING:
 
     from aiohttp import web
 
-__all__ = ["CallbackHandler", "Wallet"]
+__all__ = ["DEFAULT_BODY_TIMEOUT", "CallbackHandler", "Receive", "Scope", "Send", "Wallet"]
 
 logger: Final = logging.getLogger("gameapi_async.callbacks")
 
 INTERNAL_ERROR: Final = ("internal_error", "Internal error", 500)
 UNSUPPORTED: Final = ("unsupported_callback", 400)
+REQUEST_TIMEOUT: Final = ("request_timeout", 408)
+
+DEFAULT_BODY_TIMEOUT: Final = 10.0
+"""Seconds a client has to send a callback's whole body (default 10): a real callback is a few
+hundred bytes sent at once; a client still sending after that is holding a connection open."""
 
 
 class Wallet(Protocol):
@@ -50,17 +56,18 @@ class Wallet(Protocol):
         """
 
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-
 class CallbackHandler:
     """Answers the platform's wallet callbacks for one agent.
 
     ``CallbackHandler(agent_id=..., api_token=..., wallet=...)``; ``max_body`` caps the body
-    (bytes, default 64 KiB) and ``clock`` is what a callback's ``timestamp`` is checked against.
-    Nothing reaches ``wallet`` until the signature, the body and the agent are verified.
+    (bytes, default 64 KiB), ``body_timeout`` is how long a client has to send it (seconds,
+    default 10; then 408 and the connection is closed) and ``clock`` is what a callback's
+    ``timestamp`` is checked against. Nothing reaches ``wallet`` until the signature, the body
+    and the agent are verified.
+
+    Attributes:
+        asgi_app: an ASGI 3 application (mount it in FastAPI or Starlette, or serve it with
+            uvicorn or hypercorn directly); lifespan is acknowledged.
     """
 
     def __init__(
@@ -70,6 +77,7 @@ class CallbackHandler:
         api_token: str,
         wallet: Wallet,
         max_body: int = DEFAULT_MAX_BODY,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
         clock: Clock | None = None,
     ) -> None:
         for method in ("get_balance", "make_bet"):
@@ -77,7 +85,10 @@ class CallbackHandler:
                 raise TypeError(f"wallet must have an async {method}(callback) method")
         self._verifier = CallbackVerifier(agent_id=agent_id, api_token=api_token,
                                           max_body=max_body, clock=(clock or SystemClock()).time)
+        self._body_timeout = cast(float, check_seconds("body_timeout", body_timeout,
+                                                       allow_none=False))
         self._wallet = wallet
+        self.asgi_app: Final = AsgiApp(self)
         on_callback = getattr(wallet, "on_callback", None)
         self._on_callback: Callable[[Callback], Awaitable[object]] | None = (
             on_callback if callable(on_callback) else None
@@ -94,6 +105,11 @@ class CallbackHandler:
     def max_body(self) -> int:
         """The largest body accepted, in bytes."""
         return self._verifier.max_body
+
+    @property
+    def body_timeout(self) -> float:
+        """Seconds a client has to send the whole body."""
+        return self._body_timeout
 
     async def handle(self, body: bytes, headers: Headers) -> CallbackResponse:
         """Verify, dispatch to the wallet and answer; never raises for bad input or wallet bugs."""
@@ -133,19 +149,19 @@ class CallbackHandler:
 
     async def aiohttp_handler(self, request: web.Request) -> web.StreamResponse:
         """An ``aiohttp.web`` handler: ``app.router.add_post(path, handler.aiohttp_handler)``."""
-        from ._adapters import serve_aiohttp  # cached after the first call; keeps aiohttp lazy
+        from ._aiohttp import serve_aiohttp  # cached after the first call; keeps aiohttp lazy
 
         return await serve_aiohttp(self, request)
-
-    async def asgi_app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """An ASGI 3 application (mount it in FastAPI or Starlette, or serve it directly)."""
-        from ._adapters import serve_asgi
-
-        await serve_asgi(self, scope, receive, send)
 
     def too_large(self) -> CallbackResponse:
         """The answer to a body over ``max_body``, sent without reading the body."""
         return refused(self._verifier.too_large(), close=True)
+
+    def timed_out(self) -> CallbackResponse:
+        """The answer to a body not received within ``body_timeout``; the connection closes."""
+        return error_answer(REQUEST_TIMEOUT[0],
+                            f"body not received within {self._body_timeout:g} s",
+                            REQUEST_TIMEOUT[1], CLOSE_HEADERS)
 
     def __repr__(self) -> str:
         return f"<CallbackHandler {self._verifier!r} wallet={type(self._wallet).__name__}>"
@@ -153,6 +169,5 @@ class CallbackHandler:
 
 def refused(refusal: CallbackRefused, *, close: bool = False) -> CallbackResponse:
     if close:  # the unread body is still on the connection: do not reuse it
-        return error_answer(refusal.code, refusal.message, refusal.status,
-                            {"Content-Type": "application/json", "Connection": "close"})
+        return error_answer(refusal.code, refusal.message, refusal.status, CLOSE_HEADERS)
     return error_answer(refusal.code, refusal.message, refusal.status)

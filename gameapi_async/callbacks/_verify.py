@@ -21,6 +21,9 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final
 
+import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
+
 from .._canonical import PHP_INT_MAX, PHP_INT_MIN
 from .._config import check_api_token
 from .._errors import InvalidParameterError
@@ -59,6 +62,8 @@ REQUEST_EXPIRED: Final = ("request_expired", 400)
 VALIDATION_ERROR: Final = ("validation_error", 422)
 PAYLOAD_TOO_LARGE: Final = ("payload_too_large", 413)
 
+_CASE_INSENSITIVE: Final = (CIMultiDictProxy, CIMultiDict)
+
 
 def _refuse(kind: tuple[str, int], message: str, field: str | None = None) -> CallbackRefused:
     return CallbackRefused(kind[0], message, kind[1], field=field)
@@ -67,12 +72,13 @@ def _refuse(kind: tuple[str, int], message: str, field: str | None = None) -> Ca
 def header_value(headers: Headers, name: str) -> str | None:
     """The one value of header ``name`` (lower case), ``None`` when absent.
 
-    A header sent twice is refused: two signatures leave it ambiguous which one was checked.
+    Names are compared case-insensitively whatever holds them: a plain ``dict``, a
+    case-sensitive ``multidict.MultiDict`` or ASGI pairs. A header sent twice, in any mix of
+    cases, is refused: two signatures leave it ambiguous which one was checked.
     """
-    getall = getattr(headers, "getall", None)
-    if getall is not None:  # multidict (aiohttp): case-insensitive already
-        values = getall(name, ())
-    elif isinstance(headers, Mapping):
+    if isinstance(headers, _CASE_INSENSITIVE):  # aiohttp's own: the lookup is exact already
+        values = headers.getall(name, ())
+    elif isinstance(headers, Mapping):  # every pair, so a MultiDict's repeats are seen too
         values = [v for k, v in headers.items() if k.lower() == name]
     else:
         values = []
@@ -164,31 +170,91 @@ def parse_body(body: bytes) -> dict[str, Any]:
     return data
 
 
-_KIND_NAMES: Final = {str: "a non-empty string", int: "an integer", dict: "an object",
-                      Decimal: "a number"}
+def _required(name: str) -> CallbackRefused:
+    return _refuse(VALIDATION_ERROR, f"{name}: required", name)
 
 
-def _field_error(data: Mapping[str, Any], name: str, kind: type) -> CallbackRefused:
-    if data.get(name) is None:
-        return _refuse(VALIDATION_ERROR, f"{name}: required", name)
-    return _refuse(VALIDATION_ERROR, f"{name}: must be {_KIND_NAMES[kind]}", name)
+def _wrong(name: str, problem: str) -> CallbackRefused:
+    return _refuse(VALIDATION_ERROR, f"{name}: {problem}", name)
 
 
-# type -> (class, ((field, type, required), ...)) for the documented callbacks. Required are
-# the fields the documentation shows on both of its pages; the newer page's are optional.
-_Shape = tuple[type[Callback], tuple[tuple[str, type, bool], ...]]
+_EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
+
+
+@attrs.frozen
+class _Shape:
+    """A documented callback type: its class and its fields, grouped by kind so each group is
+    checked by one loop (a call per field would cost more than the checks themselves).
+    Required are the fields the documentation shows on both of its pages."""
+
+    cls: type[Callback]
+    texts: tuple[str, ...] = ()  # required non-empty strings
+    optional_texts: tuple[str, ...] = ()
+    amounts: tuple[str, ...] = ()  # required, never negative
+    php_ints: tuple[str, ...] = ()  # optional 64-bit integers
+    objects: tuple[str, ...] = ()  # optional objects (PHP's empty array `[]` is one)
+
+
 _SHAPES: Final[dict[str, _Shape]] = {
-    GET_BALANCE: (GetBalance, (
-        ("session_id", str, True), ("player_id", str, True), ("player_username", str, True),
-        ("currency", str, True), ("language", str, True), ("game_id", int, False),
-        ("freespins", dict, False),
-    )),
-    MAKE_BET: (MakeBet, (
-        ("session_id", str, True), ("player_id", str, True), ("currency", str, True),
-        ("bet", Decimal, True), ("win", Decimal, True), ("player_username", str, False),
-        ("language", str, False), ("game_id", int, False),
-    )),
+    GET_BALANCE: _Shape(GetBalance,
+                        texts=("session_id", "player_id", "player_username", "currency",
+                               "language"),
+                        php_ints=("game_id",), objects=("freespins",)),
+    MAKE_BET: _Shape(MakeBet, texts=("session_id", "player_id", "currency"),
+                     optional_texts=("player_username", "language"), amounts=("bet", "win"),
+                     php_ints=("game_id",)),
 }
+
+
+def _typed(shape: _Shape, data: dict[str, Any]) -> dict[str, Any]:
+    """The documented fields of ``data`` as the callback class takes them, or the refusal
+    naming the first wrong one."""
+    get = data.get
+    values: dict[str, Any] = {}
+    for name in shape.texts:
+        value = get(name)
+        if type(value) is not str or not value:
+            raise _required(name) if value is None else _wrong(name, "must be a non-empty string")
+        values[name] = value
+    for name in shape.amounts:
+        value = get(name)
+        if type(value) is not Decimal:  # from the body, Decimals are range-checked already
+            if type(value) is not int:  # bool is not: type() is exact
+                raise _required(name) if value is None else _wrong(name, "must be a number")
+            value = Decimal(value)
+            if not in_range(value):
+                raise _wrong(name, "out of range")
+        if value.is_signed():  # -0.0 too: PHP writes it only for a computed negative zero
+            raise _wrong(name, "must not be negative")
+        values[name] = value
+    for name in shape.optional_texts:
+        value = get(name)
+        if value is not None:
+            if type(value) is not str or not value:
+                raise _wrong(name, "must be a non-empty string")
+            values[name] = value
+    for name in shape.php_ints:
+        value = get(name)
+        if value is not None:
+            if type(value) is not int:
+                raise _wrong(name, "must be an integer")
+            if not PHP_INT_MIN <= value <= PHP_INT_MAX:
+                raise _wrong(name, "out of range")
+            values[name] = value
+    for name in shape.objects:
+        value = get(name)
+        if value is not None:
+            if type(value) is dict:
+                values[name] = MappingProxyType(value)
+            elif type(value) is list and not value:  # PHP's json_encode writes {} as []
+                values[name] = _EMPTY
+            else:
+                raise _wrong(name, "must be an object")
+    return values
+
+
+def _field_wrong(data: Mapping[str, Any], name: str, wrong: str) -> CallbackRefused:
+    return _required(name) if data.get(name) is None else _wrong(name, wrong)
 
 
 class CallbackVerifier:
@@ -247,25 +313,23 @@ class CallbackVerifier:
     def _parse(self, body: bytes, data: dict[str, Any]) -> Callback:
         agent_id = data.get("agent_id")
         if type(agent_id) is not int:
-            raise _field_error(data, "agent_id", int)
+            raise _field_wrong(data, "agent_id", "must be an integer")
         if agent_id != self._agent_id:
             raise _refuse(VALIDATION_ERROR, "agent_id: not this agent", "agent_id")
         kind = data.get("type")
         if type(kind) is not str or not kind:
-            raise _field_error(data, "type", str)
+            raise _field_wrong(data, "type", "must be a non-empty string")
         if "timestamp" in data:
             self._check_timestamp(data["timestamp"])
         request_id = data.get("request_id")
         if request_id is not None and (type(request_id) is not str or not request_id):
-            raise _field_error(data, "request_id", str)
-        if kind == MAKE_BET:
-            fast: Callback | None = _make_bet_fast(body, data, agent_id, request_id)
-        elif kind == GET_BALANCE:
-            fast = _get_balance_fast(body, data, agent_id, request_id)
-        else:
+            raise _field_wrong(data, "request_id", "must be a non-empty string")
+        shape = _SHAPES.get(kind)
+        if shape is None:  # a rollback or any other type: untyped, the whole body in data
             return Callback(type=kind, agent_id=agent_id, request_id=request_id,
                             data=MappingProxyType(data), body=body)
-        return fast if fast is not None else _parse_by_table(body, data, agent_id, request_id)
+        return shape.cls(type=kind, agent_id=agent_id, request_id=request_id,
+                         data=MappingProxyType(data), body=body, **_typed(shape, data))
 
     def _check_timestamp(self, value: object) -> None:
         if type(value) is not int:
@@ -278,84 +342,3 @@ class CallbackVerifier:
 
     def __repr__(self) -> str:
         return f"CallbackVerifier(agent_id={self._agent_id}, api_token=<hidden>)"
-
-
-def _parse_by_table(body: bytes, data: dict[str, Any], agent_id: int,
-                    request_id: str | None) -> Callback:
-    """The reference rules, field by field from ``_SHAPES``: exact errors, ints as amounts."""
-    kind = data["type"]
-    cls, fields = _SHAPES[kind]
-    values: dict[str, Any] = {}
-    for name, wanted, required in fields:
-        value: Any = data.get(name)
-        if value is None:
-            if required:
-                raise _refuse(VALIDATION_ERROR, f"{name}: required", name)
-            continue
-        if type(value) is not wanted or (wanted is str and not value):
-            if wanted is Decimal and type(value) is int:  # bool is not: type() is exact
-                value = Decimal(value)
-                if not in_range(value):
-                    raise _refuse(VALIDATION_ERROR, f"{name}: out of range", name)
-            else:
-                raise _field_error(data, name, wanted)
-        # Decimals from the body are range-checked by the parser already.
-        if wanted is Decimal and value.is_signed() and value:
-            raise _refuse(VALIDATION_ERROR, f"{name}: must not be negative", name)
-        if wanted is int and not PHP_INT_MIN <= value <= PHP_INT_MAX:
-            raise _refuse(VALIDATION_ERROR, f"{name}: out of range", name)
-        if wanted is dict:
-            value = MappingProxyType(value)
-        values[name] = value
-    return cls(type=kind, agent_id=agent_id, request_id=request_id,
-               data=MappingProxyType(data), body=body, **values)
-
-
-# The fast paths: the same rules as the table, written out for the two documented types
-# (every bet and balance goes through here; a loop over the table costs ~2 µs more). They
-# return None on anything unusual and the table then decides, with the exact error.
-# tests/callbacks/test_verify.py checks that both always agree.
-
-
-def _optional_str(value: object) -> bool:
-    return value is None or (type(value) is str and value != "")
-
-
-def _make_bet_fast(body: bytes, data: dict[str, Any], agent_id: int,
-                   request_id: str | None) -> MakeBet | None:
-    get = data.get
-    session_id, player_id, currency = get("session_id"), get("player_id"), get("currency")
-    bet, win, game_id = get("bet"), get("win"), get("game_id")
-    username, language = get("player_username"), get("language")
-    if (type(session_id) is str and session_id and type(player_id) is str and player_id
-            and type(currency) is str and currency
-            and type(bet) is Decimal and not bet.is_signed()
-            and type(win) is Decimal and not win.is_signed()
-            and _optional_str(username) and _optional_str(language)
-            and (game_id is None or (type(game_id) is int
-                                     and PHP_INT_MIN <= game_id <= PHP_INT_MAX))):
-        return MakeBet(type=MAKE_BET, agent_id=agent_id, request_id=request_id,
-                       data=MappingProxyType(data), body=body, session_id=session_id,
-                       player_id=player_id, currency=currency, bet=bet, win=win,
-                       player_username=username, language=language, game_id=game_id)
-    return None
-
-
-def _get_balance_fast(body: bytes, data: dict[str, Any], agent_id: int,
-                      request_id: str | None) -> GetBalance | None:
-    get = data.get
-    session_id, player_id, currency = get("session_id"), get("player_id"), get("currency")
-    username, language = get("player_username"), get("language")
-    game_id, freespins = get("game_id"), get("freespins")
-    if (type(session_id) is str and session_id and type(player_id) is str and player_id
-            and type(currency) is str and currency and type(username) is str and username
-            and type(language) is str and language
-            and (game_id is None or (type(game_id) is int
-                                     and PHP_INT_MIN <= game_id <= PHP_INT_MAX))
-            and (freespins is None or type(freespins) is dict)):
-        return GetBalance(type=GET_BALANCE, agent_id=agent_id, request_id=request_id,
-                          data=MappingProxyType(data), body=body, session_id=session_id,
-                          player_id=player_id, player_username=username, currency=currency,
-                          language=language, game_id=game_id,
-                          freespins=None if freespins is None else MappingProxyType(freespins))
-    return None

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from gameapi_async.callbacks import CallbackHandler
 
+from .servers import serving
 from .support import RecordingWallet, body_of, get_balance_data, make_handler, signed
 
 CAP = 1024
@@ -239,3 +240,56 @@ async def test_asgi_refuses_websockets(handler: CallbackHandler) -> None:
     call = AsgiCall()
     with pytest.raises(ValueError, match="websocket"):
         await handler.asgi_app({"type": "websocket"}, call.receive, call.send)
+
+
+# -- aiohttp: what the application around the handler does -----------------------------------
+
+
+async def _post(server: tuple[str, int], body: bytes | Any,
+                headers: dict[str, str]) -> tuple[int, str, bytes]:
+    async with aiohttp.ClientSession() as session, session.post(
+        f"http://{server[0]}:{server[1]}/callback", data=body, headers=headers,
+    ) as response:
+        return response.status, response.headers["Content-Type"], await response.read()
+
+
+async def test_aiohttp_verifies_a_chunked_body_a_middleware_already_read(
+    wallet: RecordingWallet,
+) -> None:
+    @web.middleware
+    async def reads_first(request: web.Request, handler: Any) -> web.StreamResponse:
+        assert await request.read()  # a logging or tracing middleware, say
+        return await handler(request)  # type: ignore[no-any-return]
+
+    body = body_of(get_balance_data())
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: chunked
+        yield body[:20]
+        yield body[20:]
+
+    with serving("aiohttp", make_handler(wallet), middlewares=[reads_first]) as server:
+        status, _, answer = await _post(server, chunks(), signed(body))
+    assert (status, answer) == (200, b'{"content":{"balance":1000.50}}')
+    assert len(wallet.seen) == 1
+
+
+async def test_aiohttp_max_body_governs_over_the_apps_client_max_size(
+    wallet: RecordingWallet,
+) -> None:
+    """A body between the app's ``client_max_size`` and ``max_body`` is taken; one over
+    ``max_body`` gets our 413, never aiohttp's text/plain one."""
+    fits = body_of(get_balance_data(pad="x" * 2000))
+    over = body_of(get_balance_data(pad="x" * 5000))
+    handler = make_handler(wallet, max_body=4096)
+    with serving("aiohttp", handler, client_max_size=1024) as server:
+        status, _, answer = await _post(server, fits, signed(fits))
+        assert (status, answer) == (200, b'{"content":{"balance":1000.50}}')
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield over
+
+        for body in (over, chunks()):
+            status, kind, answer = await _post(server, body, signed(over))
+            assert (status, kind) == (413, "application/json")
+            assert json.loads(answer)["error"] == "payload_too_large"
+    assert len(wallet.seen) == 1

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ..support import AGENT_ID, API_TOKEN, FakeClock
+from .servers import SERVERS, serving
 from .support import RecordingWallet, body_of, get_balance_data, make_bet_data, make_handler, signed
 
 NOW = int(FakeClock().wall)
@@ -80,6 +81,10 @@ CASES: dict[str, tuple[Case, tuple[str, int]]] = {
     "bet as string": (sign_it(body_of(make_bet_data(bet="1.5"))), ("validation_error", 422)),
     "negative bet": (sign_it(body_of(make_bet_data(bet=-1.5))), ("validation_error", 422)),
     "negative win": (sign_it(body_of(make_bet_data(win=-0.25))), ("validation_error", 422)),
+    "negative zero bet": (raw(GOOD.decode().replace('"bet":1.5', '"bet":-0.0')),
+                          ("validation_error", 422)),
+    "negative zero win": (raw(GOOD.decode().replace('"win":0.25', '"win":-0.0')),
+                          ("validation_error", 422)),
     "win as bool": (raw(GOOD.decode().replace('"win":0.25', '"win":false')),
                     ("validation_error", 422)),
     "missing player_id": (sign_it(body_of(make_bet_data(player_id=None))),
@@ -165,24 +170,19 @@ async def test_any_altered_byte_is_refused_as_forged(index: int, byte: int) -> N
         assert wallet.seen == []
 
 
-async def test_every_hostile_case_over_a_real_socket() -> None:
-    """The same answers through the aiohttp adapter: nothing is lost or added on the wire."""
+@pytest.mark.parametrize("server", SERVERS)
+async def test_every_hostile_case_over_a_real_server(server: str) -> None:
+    """The same answers through aiohttp's own server, uvicorn and hypercorn: nothing is lost
+    or added on the wire, whatever serves the handler."""
     import aiohttp
-    from aiohttp import web
 
     wallet = RecordingWallet()
-    app = web.Application()
-    app.router.add_post("/callback", make_handler(wallet).aiohttp_handler)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/callback"
-    try:
+    with serving(server, make_handler(wallet)) as (host, port):
+        url = f"http://{host}:{port}/callback"
         async with aiohttp.ClientSession() as session:
             for name, ((body, headers), (code, status)) in sorted(CASES.items()):
                 async with session.post(url, data=body, headers=headers) as response:
                     answer = json.loads(await response.read())
+                    assert response.headers["Content-Type"] == "application/json", name
                 assert (response.status, answer["error"]) == (status, code), name
-    finally:
-        await runner.cleanup()
     assert wallet.seen == []

@@ -123,47 +123,98 @@ def test_bad_construction_is_refused(kwargs: dict[str, Any]) -> None:
         CallbackVerifier(**arguments)
 
 
-# -- the fast paths agree with the reference table ---------------------------------------------
+# -- one parsing path, checked against an independent statement of the rules ----------------
 
 _values = st.one_of(
     st.none(), st.text(max_size=3), st.integers(min_value=-(2**64), max_value=2**64),
-    st.booleans(), st.decimals(allow_nan=False, allow_infinity=False, places=2),
+    st.booleans(),
+    st.decimals(min_value=-(10**12), max_value=10**12, allow_nan=False, places=2),
     st.just(Decimal("-0.00")), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
     st.lists(st.integers(), max_size=2),
 )
 _FIELDS = ("session_id", "player_id", "player_username", "currency", "language", "game_id",
            "freespins", "bet", "win")
+_TEXT = ("session_id", "player_id", "player_username", "currency", "language")
+_TYPED = {"makeBet": ("session_id", "player_id", "currency", "bet", "win", "player_username",
+                      "language", "game_id"),
+          "getBalance": ("session_id", "player_id", "player_username", "currency", "language",
+                         "game_id", "freespins")}
+_REQUIRED = {"makeBet": {"session_id", "player_id", "currency", "bet", "win"},
+             "getBalance": {"session_id", "player_id", "player_username", "currency",
+                            "language"}}
+
+
+def _acceptable(name: str, value: Any) -> bool:
+    """The documented rules, written independently of the parser."""
+    if name in _TEXT:
+        return isinstance(value, str) and value != ""
+    if name == "game_id":
+        return type(value) is int and -(2**63) <= value < 2**63
+    if name == "freespins":
+        return isinstance(value, dict) or value == []
+    # bet, win: a number, never negative, a negative zero included
+    return type(value) in (int, Decimal) and not Decimal(value).is_signed()
 
 
 @given(kind=st.sampled_from(["makeBet", "getBalance"]),
        fields=st.dictionaries(st.sampled_from(_FIELDS), _values, max_size=3))
-def test_fast_paths_agree_with_the_table(kind: str, fields: dict[str, Any]) -> None:
-    from gameapi_async.callbacks._verify import (
-        _get_balance_fast,
-        _make_bet_fast,
-        _parse_by_table,
-    )
-
-    # A valid callback with a few fields replaced (None: removed), so both outcomes occur.
+def test_each_field_is_accepted_exactly_when_the_rules_say(
+    kind: str, fields: dict[str, Any]
+) -> None:
     base = make_bet_data() if kind == "makeBet" else get_balance_data()
-    base = json.loads(body_of(base), parse_float=Decimal)
     data = {k: v for k, v in {**base, **fields}.items() if v is not None}
-    fast_path = _make_bet_fast if kind == "makeBet" else _get_balance_fast
-    fast = fast_path(b"{}", data, AGENT_ID, None)
-    try:
-        reference = _parse_by_table(b"{}", data, AGENT_ID, None)
-    except CallbackRefused:
-        assert fast is None
-    else:
-        assert fast is None or fast == reference
-    if not fields:
-        assert fast is not None  # the untouched callback takes the fast path
+    body = json.dumps({k: float(v) if isinstance(v, Decimal) else v
+                       for k, v in data.items()}).encode()
+    sent = json.loads(body, parse_float=Decimal)  # what the body says, as the rules read it
+    bad = [n for n in _TYPED[kind] if (n not in sent and n in _REQUIRED[kind])
+           or (n in sent and not _acceptable(n, sent[n]))]
+    if bad:
+        with pytest.raises(CallbackRefused) as refused:
+            verifier().verify(body, signed(body))
+        assert (refused.value.field in bad, refused.value.status) == (True, 422)
+        return
+    callback = verifier().verify(body, signed(body))
+    for name in _TYPED[kind]:
+        if name in sent:
+            assert getattr(callback, name) == ({} if sent[name] == [] else sent[name]), name
 
 
-def test_fast_paths_take_the_typical_callbacks() -> None:
-    from gameapi_async.callbacks._verify import _get_balance_fast, _make_bet_fast
+def test_php_empty_freespins_array_is_an_empty_mapping() -> None:
+    """PHP's json_encode writes an empty array as ``[]``; our CallbackSender sends it so."""
+    body = body_of(get_balance_data(freespins=[]))
+    callback = verifier().verify(body, signed(body))
+    assert isinstance(callback, GetBalance)
+    assert callback.freespins == {}
 
-    bet = json.loads(body_of(make_bet_data()), parse_float=Decimal)
-    balance = json.loads(body_of(get_balance_data(game_id=1, freespins={"a": 1})))
-    assert _make_bet_fast(b"", bet, AGENT_ID, None) is not None
-    assert _get_balance_fast(b"", balance, AGENT_ID, None) is not None
+
+@pytest.mark.parametrize("field", ["bet", "win"])
+def test_negative_zero_amount_is_refused(field: str) -> None:
+    text = body_of(make_bet_data()).decode()
+    body = text.replace(f'"{field}":{"1.5" if field == "bet" else "0.25"}',
+                        f'"{field}":-0.0').encode()
+    assert b"-0.0" in body
+    with pytest.raises(CallbackRefused) as refused:
+        verifier().verify(body, signed(body))
+    assert (refused.value.field, refused.value.status) == (field, 422)
+    assert "negative" in refused.value.message
+
+
+def test_a_case_sensitive_multidict_is_read_case_insensitively() -> None:
+    from multidict import MultiDict
+
+    body = body_of(get_balance_data())
+    headers = MultiDict([("X-Signature", signed(body)["X-Signature"])])
+    assert isinstance(verifier().verify(body, headers), GetBalance)
+
+
+@pytest.mark.parametrize("kind", ["MultiDict", "dict", "pairs"])
+def test_signature_sent_twice_in_different_cases_is_refused(kind: str) -> None:
+    from multidict import MultiDict
+
+    body = body_of(get_balance_data())
+    good = signed(body)["X-Signature"]
+    pairs = [("X-Signature", "f" * 64), ("x-signature", good)]
+    headers: Any = {"MultiDict": MultiDict(pairs), "dict": dict(pairs), "pairs": pairs}[kind]
+    with pytest.raises(CallbackRefused, match="more than once") as refused:
+        verifier().verify(body, headers)
+    assert refused.value.status == 403

@@ -129,15 +129,30 @@ async def test_a_reused_request_id_with_other_amounts_is_refused_not_answered_as
     assert (other.status, other.error) == (409, "request_id_reused")
 
 
-async def test_unknown_callback_types_are_kept_and_move_no_money(
+async def test_unknown_callback_types_are_refused_kept_and_move_no_money(
     service: Service, fake: FakePlatform, tmp_path: Path
 ) -> None:
+    """A 200 with the balance would tell the platform a rollback (or a mis-cased ``MakeBet``)
+    was processed while no money moved: the wallet refuses what it does not implement."""
+    player = Player(PLAYER)
     async with service() as base, fake.callback_sender(f"{base}/callback") as sender:
-        reply = await sender.send({"agent_id": AGENT_ID, "type": "rollback",
-                                   "player_id": PLAYER, "currency": "USD"})
-    assert reply.balance == Decimal("100.00")
-    [(body,)] = _rows(tmp_path / "wallet.sqlite3", "SELECT body FROM unhandled")
-    assert '"type":"rollback"' in body
+        taken = await sender.post(sender.make_bet_body(player, Decimal("10.00"), Decimal("0"),
+                                                       request_id="r-7"))
+        rollback = await sender.send({"agent_id": AGENT_ID, "type": "rollback",
+                                      "player_id": PLAYER, "currency": "USD",
+                                      "request_id": "r-7"})
+        mis_cased = await sender.send({"agent_id": AGENT_ID, "type": "MakeBet",
+                                       "player_id": PLAYER, "currency": "USD",
+                                       "session_id": "s-1", "bet": 5, "win": 0})
+        balance = await sender.get_balance(player)
+    assert taken.balance == balance.balance == Decimal("90.00")
+    for reply in (rollback, mis_cased):
+        assert (reply.status, reply.error) == (400, "unsupported_callback"), reply.body
+    bodies = [body for (body,) in _rows(tmp_path / "wallet.sqlite3",
+                                        "SELECT body FROM unhandled")]
+    assert len(bodies) == 2
+    assert '"type":"rollback"' in bodies[0]
+    assert '"type":"MakeBet"' in bodies[1]
 
 
 async def test_wrong_currency_and_unknown_player_are_refused(
