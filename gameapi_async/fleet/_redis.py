@@ -288,8 +288,8 @@ class RedisGameListStore:
         self._slots: asyncio.Semaphore | None = None  # bound to the loop that made it
         self._slots_loop: asyncio.AbstractEventLoop | None = None
         # Locks a command whose answer was lost may have left held: (namespace, token) ->
-        # when the lease would have freed it anyway (no use trying past that).
-        self._unsure: dict[tuple[str, str], float] = {}
+        # when the lease would have freed it anyway, and how many releases answered.
+        self._unsure: dict[tuple[str, str], tuple[float, int]] = {}
         self._giving_back: asyncio.Task[None] | None = None
         self._poll_only = False  # the user may not use the channel: no pub/sub at all
         self._listeners: dict[str, set[Callable[[], None]]] = {}
@@ -323,6 +323,7 @@ class RedisGameListStore:
         for namespace, token in list(self._unsure):
             with contextlib.suppress(StoreUnavailable):
                 await self._give_back_one(namespace, token)
+        self._unsure.clear()
         self._closed = True
         if self._owned:
             await self._redis.aclose()
@@ -460,12 +461,13 @@ class RedisGameListStore:
         return bool(answer)
 
     async def release(self, namespace: str, lease: Lease) -> None:
-        """Give the lock back, only if it is still ours (again later if the answer is lost)."""
+        """Give the lock back, only if it is still ours (again later if it failed)."""
         keys = _keys(namespace)
-        await self._run(
-            lambda: self._release(keys=[keys["lock"]], args=[lease.token]),
-            lost=lambda: self._lost_lock(namespace, lease.token),
-        )
+        try:
+            await self._run(lambda: self._release(keys=[keys["lock"]], args=[lease.token]))
+        except StoreUnavailable:
+            self._lost_lock(namespace, lease.token)
+            raise
 
     async def write(
         self, namespace: str, lease: Lease, value: bytes, keep_for: float
@@ -474,17 +476,20 @@ class RedisGameListStore:
         atomically in one script, which gives the lock back on every path); the new
         version, or ``None`` when fenced out (logged with the reason)."""
         keys = _keys(namespace)
-        answer: Any = await self._run(
-            lambda: self._write(
-                keys=[keys[k] for k in ("value", "version", "fence", "gen", "lock", "backoff")],
-                args=[
-                    lease.fence, lease.generation, lease.token, value,
-                    f"{lease.fence}-{lease.token[:8]}", max(1, int(keep_for * 1000)),
-                    self._channel(namespace),
-                ],
-            ),
-            lost=lambda: self._lost_lock(namespace, lease.token),
-        )
+        try:
+            answer: Any = await self._run(
+                lambda: self._write(
+                    keys=[keys[k] for k in ("value", "version", "fence", "gen", "lock", "backoff")],
+                    args=[
+                        lease.fence, lease.generation, lease.token, value,
+                        f"{lease.fence}-{lease.token[:8]}", max(1, int(keep_for * 1000)),
+                        self._channel(namespace),
+                    ],
+                )
+            )
+        except StoreUnavailable:  # sent or not, the lock may still be ours: give it back
+            self._lost_lock(namespace, lease.token)
+            raise
         if isinstance(answer, int):
             logger.info("not storing this fetch's game list: %s", _REFUSED.get(answer, answer))
             return None
@@ -541,29 +546,38 @@ class RedisGameListStore:
     # -- locks a lost answer may have left held -------------------------------------------
 
     def _lost_lock(self, namespace: str, token: str) -> None:
-        """A lock command's answer was lost, and Redis may run it late (after a stall):
-        give the lock back as soon as Redis answers, not a lease later."""
-        self._unsure[(namespace, token)] = time.monotonic() + self.settings.lease
+        """A lock command failed or lost its answer, and Redis may still run it late (after
+        a stall): give the lock back as soon as Redis answers, not a lease later."""
+        self._unsure[(namespace, token)] = (time.monotonic() + self.settings.lease, 0)
         if (self._giving_back is None or self._giving_back.done()) and not self._closed:
             self._giving_back = asyncio.get_running_loop().create_task(self._give_back())
 
     async def _give_back(self) -> None:
         """Release every unsure lock, trying through the breaker's rest (each try is one
-        command under the timeout), so the fleet's next fetch waits for Redis, not a lease."""
+        command under the timeout), so the fleet's next fetch waits for Redis, not a lease.
+        A lock is forgotten once a release took it, or two releases answered a step apart
+        (a command Redis held through a stall runs as it wakes, before the second), or
+        once its lease would have freed it anyway."""
         while self._unsure and not self._closed:
             try:
-                for (namespace, token), expired in list(self._unsure.items()):
-                    if time.monotonic() > expired:
+                for (namespace, token), (expires, answered) in list(self._unsure.items()):
+                    done = (time.monotonic() > expires
+                            or await self._give_back_one(namespace, token) or answered > 0)
+                    if done:
                         del self._unsure[(namespace, token)]
                     else:
-                        await self._give_back_one(namespace, token)
+                        self._unsure[(namespace, token)] = (expires, answered + 1)
             except StoreUnavailable:
-                await asyncio.sleep(GIVE_BACK_STEP)
+                pass
+            await asyncio.sleep(GIVE_BACK_STEP)
 
-    async def _give_back_one(self, namespace: str, token: str) -> None:
+    async def _give_back_one(self, namespace: str, token: str) -> bool:
+        """Release the lock if it is ours; whether it was."""
         lock = _keys(namespace)["lock"]
-        await self._run(lambda: self._release(keys=[lock], args=[token]), probe=True)
-        self._unsure.pop((namespace, token), None)
+        released = await self._run(
+            lambda: self._release(keys=[lock], args=[token]), probe=True
+        )
+        return bool(released)
 
     # -- pub/sub --------------------------------------------------------------------------
 
@@ -586,7 +600,7 @@ class RedisGameListStore:
         self._listeners.clear()
         logger.warning(
             "Redis refused the store's pub/sub channel (%s); processes now learn of changes "
-            "by polling every %.0f s. Grant the channel to the store's Redis user "
+            "by polling every %g s. Grant the channel to the store's Redis user "
             "(ACL SETUSER <user> &gameapi:*) for prompt pick-up", error,
             self.settings.poll_interval,
         )
