@@ -51,7 +51,7 @@ def add_user(server: RedisServer, name: str, *rules: str) -> str:
 
 # -- item 2: the store owns its connection budget ---------------------------------------------
 
-AGENTS = 1000  # the contract; the quick run takes a few hundred (above redis-py's 100)
+AGENTS = 1000  # the contract: enough for 1,000 agents on one store
 
 
 @pytest.fixture
@@ -61,16 +61,13 @@ async def many_agents() -> AsyncIterator[FakePlatform]:
         yield fake
 
 
-@pytest.mark.parametrize(
-    "agents", [250, pytest.param(AGENTS, marks=pytest.mark.slow)], ids=["250", "1000"]
-)
-async def test_many_agents_on_one_store_share_every_list_from_a_cold_start(
-    agents: int, many_agents: FakePlatform, make_store: MakeStore,
-    caplog: pytest.LogCaptureFixture,
+async def test_a_thousand_agents_on_one_store_share_every_list_from_a_cold_start(
+    many_agents: FakePlatform, make_store: MakeStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     """redis-py's default pool does not block: a cold start of many agents ran out of
     connections, took that for an outage and shared nothing. The store's own budget makes
     the surplus wait its turn (the command timeout only starts with a connection)."""
+    agents = AGENTS
     caplog.set_level(logging.INFO, "gameapi_async.store")
     async with aiohttp.ClientSession() as session:
 
@@ -85,10 +82,13 @@ async def test_many_agents_on_one_store_share_every_list_from_a_cold_start(
             assert all(len(r.games) == len(many_agents.games) for r in results)
             return clients
 
-        first = await every_agent(make_store())
+        # The default budget; a long command timeout, as a thousand clients starting at
+        # once on a loaded machine delay the loop itself (pick-ups are not measured here).
+        slow_machine = {"timeout": 10.0, "poll_interval": 600.0}
+        first = await every_agent(make_store(**slow_machine))
         assert list_requests(many_agents) == agents
         assert sum(c.cache_stats().store_errors for c in first) == 0
-        second = await every_agent(make_store())  # another process, the same lists
+        second = await every_agent(make_store(**slow_machine))  # another process
         assert list_requests(many_agents) == agents  # none fetched upstream again
         assert sum(c.cache_stats().shared_hits for c in second) == agents
         for client in (*first, *second):
