@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from gameapi_async import GameApiClient, RedisGameListStore, RetryPolicy
+from gameapi_async.fleet._shared_list import namespace_for
 from gameapi_async.fleet._store import StoreUnavailable
 from gameapi_async.testing import FakePlatform
 
@@ -130,19 +131,20 @@ async def test_a_lock_taken_late_after_a_stall_is_given_back_when_redis_answers(
     """A lock request that timed out in a stall still runs when Redis wakes; the store that
     sent it gives that lock back at once, so the fleet's next fetch does not wait a lease."""
     lease = 20.0
-    # no watcher looks (poll interval): the lock request is the command the stall catches
-    stalled = make_fleet_client(
-        games_store=make_store(lease=lease, timeout=0.3, poll_interval=600)
-    )
+    stalled = make_store(lease=lease, timeout=0.3)
     other = make_fleet_client(games_store=make_store(lease=lease))
-    await stalled.list_games()
+    namespace = namespace_for(platform.base_url, FLEET_AGENT)
+    warm = await stalled.acquire(namespace, "warm-up")  # the script is loaded: only the
+    assert warm is not None                             # stall stands in the way
+    await stalled.release(namespace, warm)
     sleeper = redis_server.stall(1.2)  # commands sent now run when it ends
-    await stalled.list_games(refresh=True)  # its lock request times out: fetched alone
+    with pytest.raises(StoreUnavailable):
+        await stalled.acquire(namespace, "timed-out")
     await asyncio.to_thread(sleeper.join)
     answered = time.monotonic()
     await other.list_games(refresh=True)  # a healthy Redis: must not wait for a lease
     took = time.monotonic() - answered
-    assert list_requests(platform) == 3
+    assert list_requests(platform) == 1
     assert took < lease / 2, f"the next fleet fetch waited {took:.1f} s after the stall"
 
 
