@@ -5,16 +5,21 @@ Keys of one namespace (a hash of base URL and agent id, never the token) share t
 that slot of a Redis Cluster (a ``RedisCluster`` client, or a URL with ``cluster=True``)::
 
     gameapi:{ns}:value    zlib-compressed JSON of the list and its fetched_at (never pickle)
-    gameapi:{ns}:version  a short tag, changed on every write; "x..." after a drop
+    gameapi:{ns}:version  "<fence>-<token>-<Redis TIME in ms>", new on every write (the list's
+                          age, by one clock for the fleet); "x..." after a drop
     gameapi:{ns}:lock     the fetch lock: a random token, SET NX PX lease, renewed by its holder
     gameapi:{ns}:fence    INCR on every lock acquisition (the fencing token); kept 7 days
     gameapi:{ns}:gen      INCR on every fleet-wide drop (invalidate, definite error); 7 days
     gameapi:{ns}:backoff  present while the fleet backs off after a failed refresh
     gameapi:{ns}:changed  pub/sub channel: a version was written or dropped
 
-Every command runs under a short timeout behind a circuit breaker: after a failure the store
-answers :class:`StoreUnavailable` at once for a second, then tries again; one WARNING per
-outage, one INFO when sharing resumes.
+Every command waits for one of ``max_connections`` slots, then runs under a short timeout
+behind a circuit breaker: after a failure the store answers :class:`StoreUnavailable` at once
+for a second, then tries again; one WARNING per outage, one INFO when sharing resumes. An
+answer no retry changes (READONLY, NOPERM, OOM, scripts refused) is one WARNING naming the
+fix, never an outage. A lock command whose answer was lost is given back as soon as Redis
+answers again. Pub/sub has its own connection, and stops for good (poll-only, said once)
+when the user may not use the channel.
 """
 
 from __future__ import annotations
