@@ -308,10 +308,7 @@ class SharedGameList:
         except StoreUnavailable:
             self.counters.store_errors += 1
         else:
-            if version is None:
-                logger.info("a newer game list or a drop reached the store during this "
-                            "fetch; not overwriting it")
-            else:
+            if version is not None:  # None: fenced out, and the store said why
                 self._known = version
         return Loaded(value, fetched_at, version)
 
@@ -352,12 +349,15 @@ class SharedGameList:
             if peek.version is None or peek.version == skip:
                 return None
         got = await self._store.read(self._ns)
-        self._seen = None if got is None else got[0]
-        if got is None or got[0].startswith(TOMBSTONE_PREFIX):
+        self._seen = None if got is None else got.version
+        if got is None or got.version.startswith(TOMBSTONE_PREFIX):
             return None
-        version, blob = got
+        version = got.version
         try:
-            value, fetched_at = decode(blob, self._max_decoded)
+            # Aged by the store's clock, dated here by ours: another process's clock is
+            # never compared with this one's.
+            value, _ = decode(got.value, self._max_decoded)
+            fetched_at = self._clock.time() - got.age
         except CorruptValue as problem:
             logger.warning("ignoring a game list in the shared store that is not valid (%s); "
                            "it will be overwritten", problem)

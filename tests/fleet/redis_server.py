@@ -9,12 +9,16 @@ fleet test proves nothing.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import os
+import select
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -41,6 +45,16 @@ def redis_server_binary() -> str:
     )
 
 
+@functools.cache
+def _debug_options() -> tuple[str, ...]:
+    """Redis 7 refuses DEBUG (the stall tests' ``DEBUG SLEEP``) unless enabled at start."""
+    version = subprocess.run(
+        [redis_server_binary(), "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    major = int(version.split("v=", 1)[1].split(".", 1)[0])
+    return ("--enable-debug-command", "local") if major >= 7 else ()
+
+
 class RedisServer:
     """One server process; ``stop()``/``start()`` again for outage tests (data is lost)."""
 
@@ -58,7 +72,7 @@ class RedisServer:
                 redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
                 "--unixsocket", str(self.socket),
                 "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
-                "--dir", str(self.directory), "--loglevel", "warning",
+                "--dir", str(self.directory), "--loglevel", "warning", *_debug_options(),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -93,6 +107,25 @@ class RedisServer:
     def resume(self) -> None:
         assert self.process is not None
         os.kill(self.process.pid, signal.SIGCONT)
+
+    def stall(self, seconds: float) -> threading.Thread:
+        """``DEBUG SLEEP``: Redis answers nothing for ``seconds``, then runs every command
+        sent meanwhile (the thread ends when it answers again); returns once it sleeps."""
+        sleeper = threading.Thread(
+            target=lambda: self.client().execute_command("DEBUG", "SLEEP", str(seconds))
+        )
+        sleeper.start()
+        deadline = time.monotonic() + START_DEADLINE
+        while sleeper.is_alive():  # asleep once a PING goes unanswered for a moment
+            with socket.socket(socket.AF_UNIX) as probe:  # raw: redis-py retries timeouts
+                probe.connect(str(self.socket))
+                probe.sendall(b"PING\r\n")
+                if not select.select([probe], [], [], 0.05)[0]:
+                    break
+                probe.recv(64)
+            if time.monotonic() > deadline:
+                raise RuntimeError("DEBUG SLEEP never stalled the server")
+        return sleeper
 
     def client(self) -> redis.Redis:
         """A synchronous client for the test's own looks at the keys."""
