@@ -59,12 +59,6 @@ DEFAULT_GAMES_TTL = 3 * 3600.0
 DEFAULT_GAMES_MAX_STALE = 24 * 3600.0
 
 
-def _check_max_stale(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise InvalidParameterError("games_max_stale", f"must be seconds >= 0, got {value!r}")
-    return float(value)
-
-
 def _check_store(store: object) -> GameListStore | None:
     if store is None or isinstance(store, GameListStore):
         return store
@@ -287,7 +281,8 @@ class GameApiClient:
         builtins = skew._bind_next(retrier._bind_next(observer._bind_next(attempt)))
         store = _check_store(games_store)
         games_ttl = check_seconds("games_ttl", games_ttl or None)
-        max_stale = _check_max_stale(games_max_stale)
+        max_stale = check_seconds("games_max_stale", games_max_stale, allow_none=False,
+                                  allow_zero=True)
         games = GameListCache(
             ttl=games_ttl,
             max_stale=max_stale,

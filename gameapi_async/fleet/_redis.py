@@ -35,6 +35,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess wit
         "RedisGameListStore needs the redis client: pip install 'gameapi-async[redis]'"
     ) from error
 
+from .._config import check_seconds
 from .._errors import InvalidParameterError
 from ._store import Lease, Peek, StoreSettings, StoreUnavailable
 
@@ -129,14 +130,6 @@ def _keys(namespace: str) -> dict[str, str]:
     }
 
 
-def _positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise InvalidParameterError(name, f"must be seconds > 0, got {value!r}")
-    if value != value or value == float("inf"):
-        raise InvalidParameterError(name, f"must be finite seconds, got {value!r}")
-    return float(value)
-
-
 class RedisGameListStore:
     """A game list shared by every process of a fleet, kept in Redis.
 
@@ -177,12 +170,12 @@ class RedisGameListStore:
         timeout: float = 0.5,
     ) -> None:
         self.settings = StoreSettings(
-            lease=_positive("lease", lease),
-            poll_interval=_positive("poll_interval", poll_interval),
-            lock_wait=_positive("lock_wait", lock_wait),
+            lease=check_seconds("lease", lease, allow_none=False),
+            poll_interval=check_seconds("poll_interval", poll_interval, allow_none=False),
+            lock_wait=check_seconds("lock_wait", lock_wait, allow_none=False),
             wait_step=min(0.1, lease / 4),
         )
-        self._timeout = _positive("timeout", timeout)
+        self._timeout = check_seconds("timeout", timeout, allow_none=False)
         if not isinstance(cluster, bool):
             raise InvalidParameterError("cluster", f"must be True or False, got {cluster!r}")
         if cluster and not isinstance(redis, str):
