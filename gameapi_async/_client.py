@@ -42,7 +42,7 @@ from ._signing import Signer
 from ._telemetry import GamesGetter, bind_telemetry
 from ._transport import AiohttpTransport, Transport
 from ._validation import validate_params, validate_positive_int
-from .fleet._shared_list import SharedGameList, namespace_for
+from .fleet._shared_list import FleetGames, namespace_for
 from .fleet._store import GameListStore
 from .middleware import AttemptObserver, ClockSkewMiddleware, RetryMiddleware
 
@@ -127,7 +127,7 @@ class _Shared:
         handler: Handler,
         clock: Clock,
         skew: ClockSkewMiddleware,
-        games: GameListCache,
+        games: GameListCache | FleetGames,
     ) -> None:
         self.base_url = base_url
         self.agent_id = agent_id
@@ -283,19 +283,18 @@ class GameApiClient:
         games_ttl = check_seconds("games_ttl", games_ttl or None)
         max_stale = check_seconds("games_max_stale", games_max_stale, allow_none=False,
                                   allow_zero=True)
-        games = GameListCache(
-            ttl=games_ttl,
-            max_stale=max_stale,
-            clock=clock,
-            rng=rng,
-            shared=None if store is None or not games_ttl else SharedGameList(
+        games: GameListCache | FleetGames = (
+            GameListCache(ttl=games_ttl, max_stale=max_stale, clock=clock, rng=rng)
+            if store is None or not games_ttl  # no TTL: nothing kept, so nothing shared
+            else FleetGames.build(
                 store,
                 namespace=namespace_for(base_url, agent_id),
                 ttl=games_ttl,
                 max_stale=max_stale,
                 clock=clock,
+                rng=rng,
                 max_response_bytes=max_response_bytes,
-            ),
+            )
         )
         handler = compose(_check_middlewares(middlewares), builtins)
         if instruments is not None:

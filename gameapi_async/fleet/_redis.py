@@ -37,7 +37,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess wit
 
 from .._config import check_seconds
 from .._errors import InvalidParameterError
-from ._store import Lease, Peek, StoreSettings, StoreUnavailable
+from ._store import Lease, Peek, StoreSettings, StoreUnavailable, raise_if_cancelling
 
 __all__ = ["RedisGameListStore"]
 
@@ -254,11 +254,7 @@ class RedisGameListStore:
             async with asyncio.timeout(self._timeout):
                 result = await command()
         except _STORE_ERRORS as error:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                # redis-py turned our cancellation into a connection error: a client
-                # closing, not Redis failing (no WARNING, no rest for the other clients).
-                raise asyncio.CancelledError from None
+            raise_if_cancelling()  # a client closing, not Redis failing: no WARNING, no rest
             self._resting_until = time.monotonic() + RESTING
             if not self._outage:
                 self._outage = True

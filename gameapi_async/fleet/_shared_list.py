@@ -1,7 +1,9 @@
 """The fleet protocol on top of a :class:`~._store.GameListStore`, for one client's cache.
 
-The near cache (``_cache.py``) asks this layer only when its own list is missing, past its
-TTL, or refreshed on demand; the warm path never reaches here. Here:
+The near cache (``_cache.py``) calls :meth:`SharedGameList.load` (its loader) only when its
+own list is missing, past its TTL, or refreshed on demand; the warm path never reaches here.
+This layer pushes lists other processes wrote (or dropped) into the near cache through its
+``put``/``forget``; :class:`FleetGames` pairs the two for the client. Here:
 
 - a miss first reads the fleet's list; one younger than ``max_stale`` is served (fresh or
   stale: the near cache then refreshes in the background);
@@ -21,34 +23,45 @@ into a valid ``GameList`` is logged, treated as a miss, and overwritten by the n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
 import math
+import random
 import secrets
-import time
 import zlib
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import attrs
 
+from .._cache import (
+    CacheStats,
+    Fetch,
+    GameListCache,
+    LoadDeferred,
+    Loaded,
+    is_outage,
+    outage_backoff,
+)
 from .._clock import Clock
-from .._errors import GameApiError, is_transient
+from .._errors import GameApiError
 from .._models import GameList, structure
-from ._store import TOMBSTONE_PREFIX, GameListStore, Lease, StoreUnavailable
+from ._store import (
+    TOMBSTONE_PREFIX,
+    GameListStore,
+    Lease,
+    StoreUnavailable,
+    raise_if_cancelling,
+)
 
-__all__ = ["FleetBackingOff", "Loaded", "SharedGameList", "namespace_for"]
+__all__ = ["FleetGames", "SharedGameList", "Stored", "namespace_for"]
 
 logger = logging.getLogger("gameapi_async.store")
 
 FORMAT: Final = 1
-FLEET_BACKOFF: Final = 30.0  # seconds the fleet waits after a failed refresh
 KEEP_MARGIN: Final = 60.0  # seconds a stored list outlives its max-stale age
 DECODED_MARGIN: Final = 2  # a stored list may inflate to this many times the response cap
-
-Fetch = Callable[[], Awaitable[GameList]]
 
 
 def namespace_for(base_url: str, agent_id: int) -> str:
@@ -61,16 +74,16 @@ class CorruptValue(ValueError):
     """A stored value that is not one of ours (or was damaged)."""
 
 
-class FleetBackingOff(Exception):
-    """A background refresh was skipped: another process's refresh failed moments ago."""
+class NearCache(Protocol):
+    """What the fleet logic tells the near cache (``GameListCache``)."""
 
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"the fleet backs off for {seconds:.1f} s")
-        self.seconds = seconds
+    def put(self, value: GameList, *, age: float, version: str | None) -> None: ...
+
+    def forget(self) -> None: ...
 
 
 @attrs.frozen
-class Loaded:
+class Stored:
     """A list and what the fleet knows of it."""
 
     value: GameList
@@ -127,7 +140,8 @@ class SharedCounters:
 
 
 class SharedGameList:
-    """One client's view of the fleet's list in ``store`` (see the module docstring)."""
+    """One client's view of the fleet's list in ``store`` (see the module docstring): the
+    near cache's loader (:meth:`load`), pushing picked-up lists into it."""
 
     def __init__(
         self,
@@ -138,6 +152,7 @@ class SharedGameList:
         max_stale: float,
         clock: Clock,
         max_response_bytes: int,
+        rng: random.Random | None = None,
     ) -> None:
         self._store = store
         self._max_decoded = max_response_bytes * DECODED_MARGIN
@@ -145,12 +160,14 @@ class SharedGameList:
         self._ttl = ttl
         self._max_stale = max(max_stale, ttl)
         self._keep_for = self._max_stale + KEEP_MARGIN
-        self._clock = clock
+        self._clock = clock  # the client's: a list's age (wall clock, as the fleet stamps it)
         self._settings = store.settings
+        self._waits = store.settings.clock  # the store's: leases, waits, the lock-wait deadline
+        self._rng = rng if rng is not None else random.Random()
         self.counters = SharedCounters()
         self._known: str | None = None  # the version this process last took or wrote
         self._seen: str | None = None  # the version the last look at the store found
-        self._on_change: Callable[[Loaded | None], None] | None = None
+        self._near: NearCache | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._unwatch: Callable[[], None] | None = None
         self._wakers: set[asyncio.Event] = set()
@@ -158,11 +175,14 @@ class SharedGameList:
 
     # -- lifetime -------------------------------------------------------------------------
 
-    def start(self, on_change: Callable[[Loaded | None], None]) -> None:
-        """Begin watching (idempotent; needs a running loop)."""
+    def serve(self, near: NearCache) -> None:
+        """Push lists picked up from the fleet (and drops) into ``near``."""
+        self._near = near
+
+    def _start_watching(self) -> None:
+        """Begin watching (idempotent; needs a running loop): on the first load."""
         if self._watcher is not None:
             return
-        self._on_change = on_change
         self._unwatch = self._store.watch(self._ns, self._nudge)
         self._watcher = asyncio.get_running_loop().create_task(self._watch())
 
@@ -170,6 +190,7 @@ class SharedGameList:
         """Stop watching and let pending drops finish (each is bounded by the store's
         timeout): ``invalidate_games()`` then ``close()`` must still drop the list
         fleet-wide. Never closes the store."""
+        self._near = None
         if self._unwatch is not None:
             self._unwatch()
             self._unwatch = None
@@ -194,13 +215,21 @@ class SharedGameList:
         self._drops.add(task)
         task.add_done_callback(self._drops.discard)
 
-    async def load(self, fetch: Fetch, *, have: str | None, background: bool,
-                   force: bool) -> Loaded:
+    async def load(
+        self, fetch: Fetch, *, have: str | None, background: bool, refresh: bool
+    ) -> Loaded:
         """The fleet's list, or one fetched (once for the fleet) and shared.
 
         ``have`` is the version the near cache holds; ``background`` means it serves that
-        list stale meanwhile (so a fleet back-off applies); ``force`` skips reading.
+        list stale meanwhile (so a fleet back-off applies); ``refresh`` skips reading.
         """
+        self._start_watching()
+        stored = await self._load(fetch, have=have, background=background, force=refresh)
+        return Loaded(stored.value, self._age(stored), stored.version)
+
+    async def _load(
+        self, fetch: Fetch, *, have: str | None, background: bool, force: bool
+    ) -> Stored:
         if self._drops:
             await asyncio.wait(set(self._drops))
         try:
@@ -214,14 +243,10 @@ class SharedGameList:
             if background and not force:
                 left = await self._store.backing_off(self._ns)
                 if left > 0:
-                    raise FleetBackingOff(left)
+                    raise LoadDeferred(left)
             return await self._fetch_or_wait(fetch, force=force)
         except StoreUnavailable:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                # redis-py can turn our cancellation (close()) into a connection error:
-                # closing must not start a fetch of its own.
-                raise asyncio.CancelledError from None
+            raise_if_cancelling()  # closing must not start a fetch of its own
             self.counters.store_errors += 1
             return await self._alone(fetch)
 
@@ -230,9 +255,9 @@ class SharedGameList:
 
     # -- the lock -------------------------------------------------------------------------
 
-    async def _fetch_or_wait(self, fetch: Fetch, *, force: bool) -> Loaded:
+    async def _fetch_or_wait(self, fetch: Fetch, *, force: bool) -> Stored:
         token = secrets.token_hex(16)
-        deadline = time.monotonic() + self._settings.lock_wait  # real time, like the lease
+        deadline = self._waits.monotonic() + self._settings.lock_wait
         seen = None if force else self._seen  # the version our look found
         check = not force  # may a list written meanwhile answer us?
         orphaned = waited = False
@@ -251,7 +276,7 @@ class SharedGameList:
                 self.counters.lock_waits += 1
             seen = (await self._store.peek(self._ns)).version
             while True:
-                if time.monotonic() > deadline:
+                if self._waits.monotonic() > deadline:
                     logger.info("waited %.0f s for another process's fetch; fetching here",
                                 self._settings.lock_wait)
                     return await self._alone(fetch)
@@ -272,7 +297,7 @@ class SharedGameList:
                     seen = peek.version
                     break
 
-    async def _written_meanwhile(self, lease: Lease, seen: str | None) -> Loaded | None:
+    async def _written_meanwhile(self, lease: Lease, seen: str | None) -> Stored | None:
         """A fresh list another process wrote between our look and our lock, if any (then
         the lock is given back): without this check, a process that looked just before the
         previous holder's write would fetch a second time."""
@@ -286,14 +311,14 @@ class SharedGameList:
         self.counters.shared_hits += 1
         return found
 
-    async def _as_holder(self, fetch: Fetch, lease: Lease) -> Loaded:
+    async def _as_holder(self, fetch: Fetch, lease: Lease) -> Stored:
         renewer = asyncio.get_running_loop().create_task(self._renew(lease))
         try:
             value = await fetch()
-        except GameApiError as error:
+        except Exception as error:
             await self._after_failure(error, lease)
             raise
-        except BaseException:  # a bug, or cancelled (close()): the fleet takes over at once
+        except BaseException:  # cancelled (close()): the fleet takes over at once
             await self._quietly(self._store.release(self._ns, lease))
             raise
         finally:
@@ -313,38 +338,37 @@ class SharedGameList:
                             "fetch; not overwriting it")
             else:
                 self._known = version
-        return Loaded(value, fetched_at, version)
+        return Stored(value, fetched_at, version)
 
-    async def _after_failure(self, error: GameApiError, lease: Lease) -> None:
-        if is_transient(error):
-            await self._quietly(self._store.back_off(self._ns, FLEET_BACKOFF))
-            await self._quietly(self._store.release(self._ns, lease))
-        else:  # misconfiguration: nobody in the fleet should keep serving the list
+    async def _after_failure(self, error: Exception, lease: Lease) -> None:
+        """The near cache's rule (:func:`is_outage`), applied to the fleet: an outage backs
+        the fleet off, a definite failure drops the list fleet-wide; a bug (not a platform
+        answer) only gives the lock back, as the near cache alone sees it."""
+        if is_outage(error):
+            await self._quietly(self._store.back_off(self._ns, outage_backoff(self._rng)))
+        elif isinstance(error, GameApiError):  # misconfiguration: nobody should keep the list
             await self._drop()
-            await self._quietly(self._store.release(self._ns, lease))
+        await self._quietly(self._store.release(self._ns, lease))
 
     async def _renew(self, lease: Lease) -> None:
         while True:
-            await asyncio.sleep(self._settings.lease / 3)
+            await self._waits.sleep(self._settings.lease / 3)
             try:
                 if not await self._store.renew(self._ns, lease):
                     return  # lost: our write will be fenced out
             except StoreUnavailable:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    # The fetch is over and cancelled us; redis-py turned that into a
-                    # connection error. Carrying on would renew the lock for ever and
-                    # the holder would wait for us for ever.
-                    raise asyncio.CancelledError from None
+                # Cancelled by the fetch's end and turned into a connection error: carrying
+                # on would renew the lock for ever, and the holder would wait for us for ever.
+                raise_if_cancelling()
                 self.counters.store_errors += 1
 
-    async def _alone(self, fetch: Fetch) -> Loaded:
+    async def _alone(self, fetch: Fetch) -> Stored:
         value = await fetch()
-        return Loaded(value, self._clock.time(), None)
+        return Stored(value, self._clock.time(), None)
 
     # -- reading and watching -------------------------------------------------------------
 
-    async def _look(self, *, skip: str | None) -> Loaded | None:
+    async def _look(self, *, skip: str | None) -> Stored | None:
         """The stored list, or ``None``; when its version is ``skip`` nothing is fetched."""
         if skip is not None:
             peek = await self._store.peek(self._ns)
@@ -364,7 +388,7 @@ class SharedGameList:
             self._known = version
             return None
         self._known = version
-        return Loaded(value, fetched_at, version)
+        return Stored(value, fetched_at, version)
 
     async def _watch(self) -> None:
         while self._watcher is not None:  # cleared by aclose(), whatever redis-py does
@@ -375,7 +399,8 @@ class SharedGameList:
                     continue
                 if peek.version.startswith(TOMBSTONE_PREFIX):
                     self._known = peek.version
-                    self._tell(None)
+                    if self._near is not None:
+                        self._near.forget()
                     continue
                 found = await self._look(skip=None)
             except StoreUnavailable:
@@ -383,11 +408,8 @@ class SharedGameList:
                 continue
             if found is not None:
                 self.counters.shared_hits += 1
-                self._tell(found)
-
-    def _tell(self, loaded: Loaded | None) -> None:
-        if self._on_change is not None:
-            self._on_change(loaded)
+                if self._near is not None:
+                    self._near.put(found.value, age=self._age(found), version=found.version)
 
     async def _drop(self) -> None:
         try:
@@ -401,23 +423,84 @@ class SharedGameList:
         except StoreUnavailable:
             self.counters.store_errors += 1
 
-    def age(self, loaded: Loaded) -> float:
-        return self._age(loaded)
-
-    def _age(self, loaded: Loaded) -> float:
-        return max(0.0, self._clock.time() - loaded.fetched_at)
+    def _age(self, stored: Stored) -> float:
+        return max(0.0, self._clock.time() - stored.fetched_at)
 
     def _nudge(self) -> None:
         for waker in self._wakers:
             waker.set()
 
     async def _sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` of real time, or less when the store nudges."""
+        """Wait ``seconds`` on the store's clock, or less when the store nudges."""
         waker = asyncio.Event()
         self._wakers.add(waker)
+        loop = asyncio.get_running_loop()
+        waits = {loop.create_task(self._waits.sleep(seconds)), loop.create_task(waker.wait())}
         try:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(seconds):
-                    await waker.wait()
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._wakers.discard(waker)
+            for wait in waits:
+                wait.cancel()
+            await asyncio.wait(waits)
+
+
+class FleetGames:
+    """The near cache with the fleet's list below it: what a client given a ``games_store``
+    holds in place of a bare :class:`GameListCache` (same calls). The near cache loads
+    through the fleet logic and never hears of the store; invalidation, counters and closing
+    reach both."""
+
+    __slots__ = ("_shared", "cache", "get")
+
+    def __init__(self, cache: GameListCache, shared: SharedGameList) -> None:
+        self.cache = cache
+        self._shared = shared
+        self.get = cache.get  # the warm path: the near cache's own call, no extra frame
+        shared.serve(cache)
+
+    @classmethod
+    def build(
+        cls,
+        store: GameListStore,
+        *,
+        namespace: str,
+        ttl: float,
+        max_stale: float,
+        clock: Clock,
+        rng: random.Random | None,
+        max_response_bytes: int,
+    ) -> FleetGames:
+        shared = SharedGameList(
+            store, namespace=namespace, ttl=ttl, max_stale=max_stale, clock=clock,
+            max_response_bytes=max_response_bytes, rng=rng,
+        )
+        cache = GameListCache(ttl=ttl, max_stale=max_stale, clock=clock, rng=rng,
+                              load=shared.load)
+        return cls(cache, shared)
+
+    @property
+    def ttl(self) -> float | None:
+        return self.cache.ttl
+
+    @property
+    def observer(self) -> Callable[[str], None] | None:
+        return self.cache.observer
+
+    @observer.setter
+    def observer(self, observer: Callable[[str], None] | None) -> None:
+        self.cache.observer = observer
+
+    def invalidate(self) -> None:
+        """Forget the list here, and fleet-wide (no fetch in flight anywhere writes)."""
+        closed = self.cache.closed
+        self.cache.forget()
+        if not closed:
+            self._shared.drop_soon()
+
+    def stats(self) -> CacheStats:
+        return attrs.evolve(self.cache.stats(), **self._shared.counts())
+
+    async def aclose(self) -> None:
+        await self.cache.aclose()
+        await self._shared.aclose()
