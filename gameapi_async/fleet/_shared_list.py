@@ -244,7 +244,7 @@ class SharedGameList:
                 left = await self._store.backing_off(self._ns)
                 if left > 0:
                     raise LoadDeferred(left)
-            return await self._fetch_or_wait(fetch, force=force)
+            return await self._fetch_or_wait(fetch, force=force, background=background)
         except StoreUnavailable:
             raise_if_cancelling()  # closing must not start a fetch of its own
             self.counters.store_errors += 1
@@ -255,7 +255,7 @@ class SharedGameList:
 
     # -- the lock -------------------------------------------------------------------------
 
-    async def _fetch_or_wait(self, fetch: Fetch, *, force: bool) -> Stored:
+    async def _fetch_or_wait(self, fetch: Fetch, *, force: bool, background: bool) -> Stored:
         token = secrets.token_hex(16)
         deadline = self._waits.monotonic() + self._settings.lock_wait
         seen = None if force else self._seen  # the version our look found
@@ -274,7 +274,11 @@ class SharedGameList:
             if not waited:
                 waited = True
                 self.counters.lock_waits += 1
-            seen = (await self._store.peek(self._ns)).version
+            if force:  # only a list written from now on answers a forced refresh
+                seen = (await self._store.peek(self._ns)).version
+            # Otherwise ``seen`` stays what the look before this lock request found: a write
+            # landing between the failed request and the first peek below is taken, not
+            # mistaken for a holder that vanished (a second fetch, a takeover counted).
             while True:
                 if self._waits.monotonic() > deadline:
                     logger.info("waited %.0f s for another process's fetch; fetching here",
@@ -291,8 +295,11 @@ class SharedGameList:
                     orphaned, check = False, False  # dropped (a definite error): see it here
                     break
                 if not peek.locked:
-                    if await self._store.backing_off(self._ns) > 0:
-                        return await self._alone(fetch)  # the holder failed: see it here
+                    left = await self._store.backing_off(self._ns)
+                    if left > 0:  # the holder failed
+                        if background:  # a stale list is served: the fleet's back-off holds
+                            raise LoadDeferred(left)
+                        return await self._alone(fetch)  # nothing to serve: see the error here
                     orphaned = True
                     seen = peek.version
                     break
