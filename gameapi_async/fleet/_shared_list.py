@@ -62,6 +62,7 @@ logger = logging.getLogger("gameapi_async.store")
 FORMAT: Final = 1
 KEEP_MARGIN: Final = 60.0  # seconds a stored list outlives its max-stale age
 DECODED_MARGIN: Final = 2  # a stored list may inflate to this many times the response cap
+CATCH_UP_EVERY: Final = 1.0  # seconds between tries to write what the store missed
 
 
 def namespace_for(base_url: str, agent_id: int) -> str:
@@ -131,6 +132,15 @@ def decode(blob: bytes, max_decoded: int) -> tuple[GameList, float]:
         raise CorruptValue(f"{type(error).__name__}: {error}") from None
 
 
+@attrs.frozen
+class Unshared:
+    """A list a forced refresh fetched while the store failed, to be written when it answers,
+    unless the store moved on meanwhile (``base``: the version this process knew then)."""
+
+    stored: Stored
+    base: str | None
+
+
 @attrs.define
 class SharedCounters:
     shared_hits: int = 0  # lists taken from the store instead of the platform
@@ -172,6 +182,12 @@ class SharedGameList:
         self._unwatch: Callable[[], None] | None = None
         self._wakers: set[asyncio.Event] = set()
         self._drops: set[asyncio.Task[None]] = set()
+        # What callers asked for that the store has not taken yet (it failed): written when
+        # it answers again, before anything is read from it.
+        self._drop_pending = False
+        self._unshared: Unshared | None = None
+        self._drops_asked = 0  # a pick-up read before an invalidation is not handed over
+        self._catching_up = asyncio.Lock()
 
     # -- lifetime -------------------------------------------------------------------------
 
@@ -200,6 +216,15 @@ class SharedGameList:
         tasks = [t for t in (watcher, *self._drops) if t is not None]
         if tasks:
             await asyncio.wait(tasks)
+        if self._drop_pending or self._unshared is not None:
+            try:
+                await self._catch_up()  # one last try, bounded by the store's timeout
+            except StoreUnavailable:
+                logger.warning(
+                    "closing before the shared game-list store answered again: %s never "
+                    "reached the other processes",
+                    "an invalidation" if self._drop_pending else "a forced refresh",
+                )
 
     # -- what the near cache calls --------------------------------------------------------
 
@@ -211,6 +236,8 @@ class SharedGameList:
             logger.warning("invalidate_games() outside an event loop dropped this process's "
                            "game list only; call it from async code to drop it fleet-wide")
             return
+        self._drops_asked += 1
+        self._unshared = None  # the near cache forgot it: never share it now
         task = loop.create_task(self._drop())
         self._drops.add(task)
         task.add_done_callback(self._drops.discard)
@@ -232,7 +259,9 @@ class SharedGameList:
     ) -> Stored:
         if self._drops:
             await asyncio.wait(set(self._drops))
+        base = self._known
         try:
+            await self._catch_up()  # never read what an invalidation here has not dropped yet
             if not force:
                 found = await self._look(skip=have)
                 if found is not None and self._age(found) < (
@@ -248,7 +277,10 @@ class SharedGameList:
         except StoreUnavailable:
             raise_if_cancelling()  # closing must not start a fetch of its own
             self.counters.store_errors += 1
-            return await self._alone(fetch)
+            alone = await self._alone(fetch)
+            if force:  # asked for by a caller: the fleet gets it when the store answers
+                self._unshared = Unshared(alone, base)
+            return alone
 
     def counts(self) -> dict[str, int]:
         return attrs.asdict(self.counters)
@@ -270,7 +302,7 @@ class SharedGameList:
                         return written
                 if orphaned:
                     self.counters.takeovers += 1
-                return await self._as_holder(fetch, lease)
+                return await self._as_holder(fetch, lease, force=force)
             if not waited:
                 waited = True
                 self.counters.lock_waits += 1
@@ -318,7 +350,7 @@ class SharedGameList:
         self.counters.shared_hits += 1
         return found
 
-    async def _as_holder(self, fetch: Fetch, lease: Lease) -> Stored:
+    async def _as_holder(self, fetch: Fetch, lease: Lease, *, force: bool = False) -> Stored:
         renewer = asyncio.get_running_loop().create_task(self._renew(lease))
         try:
             value = await fetch()
@@ -338,7 +370,10 @@ class SharedGameList:
                 self._ns, lease, encode(value, fetched_at), self._keep_for
             )
         except StoreUnavailable:
+            raise_if_cancelling()
             self.counters.store_errors += 1
+            if force:
+                self._unshared = Unshared(Stored(value, fetched_at, None), lease.version)
         else:
             if version is None:
                 logger.info("a newer game list or a drop reached the store during this "
@@ -399,8 +434,14 @@ class SharedGameList:
 
     async def _watch(self) -> None:
         while self._watcher is not None:  # cleared by aclose(), whatever redis-py does
-            await self._sleep(self._settings.poll_interval)
+            behind = self._drop_pending or self._unshared is not None
+            await self._sleep(
+                min(CATCH_UP_EVERY, self._settings.poll_interval) if behind
+                else self._settings.poll_interval
+            )
+            asked = self._drops_asked
             try:
+                await self._catch_up()
                 peek = await self._store.peek(self._ns)
                 if peek.version is None or peek.version == self._known:
                     continue
@@ -413,7 +454,7 @@ class SharedGameList:
             except StoreUnavailable:
                 self.counters.store_errors += 1
                 continue
-            if found is not None:
+            if found is not None and asked == self._drops_asked:  # not read before a drop
                 self.counters.shared_hits += 1
                 if self._near is not None:
                     self._near.put(found.value, age=self._age(found), version=found.version)
@@ -423,6 +464,47 @@ class SharedGameList:
             self._known = await self._store.drop(self._ns, self._keep_for)
         except StoreUnavailable:
             self.counters.store_errors += 1
+            self._drop_pending = True  # written when the store answers again
+        else:
+            self._drop_pending = False
+
+    async def _catch_up(self) -> None:
+        """Write what the store missed while it failed: the drop first, then a forced
+        refresh's list (only if the store still holds what this process knew when it
+        refreshed, or an older list). Raises :class:`StoreUnavailable` while it still fails."""
+        if not self._drop_pending and self._unshared is None:
+            return
+        async with self._catching_up:
+            if self._drop_pending:
+                self._known = await self._store.drop(self._ns, self._keep_for)
+                self._drop_pending = False
+                if self._unshared is not None:  # refreshed after that invalidation
+                    self._unshared = Unshared(self._unshared.stored, self._known)
+            unshared, self._unshared = self._unshared, None
+            if unshared is not None:
+                try:
+                    await self._share(unshared)
+                except StoreUnavailable:
+                    self._unshared = unshared
+                    raise
+
+    async def _share(self, unshared: Unshared) -> None:
+        lease = await self._store.acquire(self._ns, secrets.token_hex(16))
+        if lease is None:
+            return  # another process is fetching: its list is newer still
+        try:
+            if lease.version != unshared.base:
+                found = await self._look(skip=None)
+                if found is None or found.fetched_at >= unshared.stored.fetched_at:
+                    return  # dropped or replaced since: the store's state wins
+            stored = unshared.stored
+            version = await self._store.write(
+                self._ns, lease, encode(stored.value, stored.fetched_at), self._keep_for
+            )
+        finally:
+            await self._quietly(self._store.release(self._ns, lease))
+        if version is not None:
+            self._known = version
 
     async def _quietly(self, operation: Awaitable[object]) -> None:
         try:
