@@ -268,7 +268,7 @@ async def _read_cost(mode: str, settings: FleetSettings, port: int,
             start = time.perf_counter()
             got = await store.read("bench")
             assert got is not None
-            listed, _ = decode(got[1], 64 * 1024 * 1024)
+            listed, _ = decode(got.value, 64 * 1024 * 1024)
             rounds.append(time.perf_counter() - start)
             assert isinstance(listed.games[0], Game)
         await store.aclose()

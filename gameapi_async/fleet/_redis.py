@@ -29,7 +29,15 @@ from typing import Any, Final, Self, TypeVar
 
 try:
     import redis.asyncio as aioredis
-    from redis.exceptions import RedisClusterException, RedisError
+    from redis.exceptions import (
+        MaxConnectionsError,
+        NoPermissionError,
+        OutOfMemoryError,
+        ReadOnlyError,
+        RedisClusterException,
+        RedisError,
+        ResponseError,
+    )
 except ImportError as error:  # pragma: no cover - exercised in a subprocess without redis
     raise ImportError(
         "RedisGameListStore needs the redis client: pip install 'gameapi-async[redis]'"
@@ -37,7 +45,15 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess wit
 
 from .._config import check_seconds
 from .._errors import InvalidParameterError
-from ._store import Lease, Peek, StoreSettings, StoreUnavailable, raise_if_cancelling
+from ._store import (
+    TOMBSTONE_PREFIX,
+    Lease,
+    Peek,
+    Stored,
+    StoreSettings,
+    StoreUnavailable,
+    raise_if_cancelling,
+)
 
 __all__ = ["RedisGameListStore"]
 
@@ -46,6 +62,8 @@ logger = logging.getLogger("gameapi_async.store")
 T = TypeVar("T")
 
 RESTING: Final = 1.0  # seconds the breaker answers "unavailable" after a failure
+GIVE_BACK_STEP: Final = 0.1  # seconds between tries to give back a lock a lost answer held
+MAX_CONNECTIONS: Final = 50  # commands at once per store; more wait for a free connection
 COUNTER_KEEP_MS: Final = 7 * 24 * 3600 * 1000  # fence and generation: kept after last use
 # RedisClusterException is no RedisError: a cluster client raises it when no node answers.
 _STORE_ERRORS: Final = (RedisError, RedisClusterException, OSError, TimeoutError)
@@ -66,20 +84,29 @@ local function bump(key, keep_ms)
 end
 """
 
+# A lock answer lost on the way (a timeout, a stall) must never leave a lock nobody owns:
+# asking again with the same token finds the lock ours and answers as the first time.
 # KEYS: lock fence gen version; ARGV: token lease_ms counter_keep_ms
 _ACQUIRE: Final = _BUMP + """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  local fence = bump(KEYS[2], ARGV[3])
-  redis.call('PEXPIRE', KEYS[3], ARGV[3])
-  local gen = redis.call('GET', KEYS[3]) or '0'
-  return {fence, gen, redis.call('GET', KEYS[4])}
+local held = redis.call('GET', KEYS[1])
+local fence
+if held == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  fence = redis.call('GET', KEYS[2]) or bump(KEYS[2], ARGV[3])
+elseif held then
+  return false
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  fence = bump(KEYS[2], ARGV[3])
 end
-return false
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+return {fence, redis.call('GET', KEYS[3]) or '0', redis.call('GET', KEYS[4])}
 """
 
-# One atomic look at both keys, so a version never comes with another version's value.
+# One atomic look at both keys and the server's clock, so a version never comes with another
+# version's value, and every process ages a list by the same clock (Redis').
 _READ: Final = """
-return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}
+return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]), redis.call('TIME')}
 """
 
 _RENEW: Final = """
@@ -96,30 +123,69 @@ end
 return 0
 """
 
-# KEYS: value version fence gen lock backoff; ARGV: fence gen token blob version keep_ms channel
-_WRITE: Final = """
-if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[1] then return 0 end
-if (redis.call('GET', KEYS[4]) or '0') ~= ARGV[2] then
-  if redis.call('GET', KEYS[5]) == ARGV[3] then redis.call('DEL', KEYS[5]) end
-  return 0
+# PUBLISH under pcall: a user without the channel's permission gets the list stored and the
+# refusal back, never a script stopped half-way. An empty channel: the store polls only.
+_ANNOUNCE: Final = """
+local function announce(channel, version)
+  if channel == '' then return {version} end
+  local published = redis.pcall('PUBLISH', channel, version)
+  if type(published) == 'table' and published.err then return {version, published.err} end
+  return {version}
 end
-redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[6])
-redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[6])
-redis.call('DEL', KEYS[6])
+"""
+
+# Every path gives the caller's lock back. The version ends with the server's clock in
+# milliseconds: the list's age, the same for every reader whatever its own clock says.
+# KEYS: value version fence gen lock backoff; ARGV: fence gen token blob tag keep_ms channel
+_WRITE: Final = _ANNOUNCE + """
 if redis.call('GET', KEYS[5]) == ARGV[3] then redis.call('DEL', KEYS[5]) end
-redis.call('PUBLISH', ARGV[7], ARGV[5])
-return 1
+local fence = redis.call('GET', KEYS[3])
+if not fence then return -2 end
+if fence ~= ARGV[1] then return 0 end
+if (redis.call('GET', KEYS[4]) or '0') ~= ARGV[2] then return -1 end
+local now = redis.call('TIME')
+local version = ARGV[5] .. '-' .. now[1] .. string.format('%03d', math.floor(now[2] / 1000))
+redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[6])
+redis.call('SET', KEYS[2], version, 'PX', ARGV[6])
+redis.call('DEL', KEYS[6])
+return announce(ARGV[7], version)
 """
 
 # KEYS: value version gen; ARGV: tag keep_ms channel counter_keep_ms
-_DROP: Final = _BUMP + """
+_DROP: Final = _BUMP + _ANNOUNCE + """
 local gen = bump(KEYS[3], ARGV[4])
 local version = 'x' .. string.format('%d', gen) .. '-' .. ARGV[1]
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], version, 'PX', ARGV[2])
-redis.call('PUBLISH', ARGV[3], version)
-return version
+return announce(ARGV[3], version)
 """
+
+# Why a write was refused, by the script's answer: said in the log as it happened.
+_REFUSED: Final = {
+    0: "another process took the fetch lock after this one's lease ran out",
+    -1: "the game list was dropped fleet-wide (invalidated) during the fetch",
+    -2: "the fence counter vanished from Redis (deleted or evicted) during the fetch",
+}
+
+# Answers that no retry will change: reported once, as what they are, with the fix.
+_ACL_FIX: Final = (
+    "the Redis user lacks a permission the store needs: grant the ACL docs/caching.md lists "
+    "(keys ~gameapi:*, channel &gameapi:*, its commands)"
+)
+_READONLY_FIX: Final = "Redis answered as a read-only replica: give the store the primary's URL"
+_FULL_FIX: Final = (
+    "Redis is full (maxmemory, noeviction): raise maxmemory or choose an eviction policy "
+    "such as volatile-lru (every key of the store expires)"
+)
+# By redis-py's class for a plain command; by Redis' words for one run inside a script.
+_MISCONFIGURED: Final = (
+    (ReadOnlyError, "READONLY", _READONLY_FIX),
+    (NoPermissionError, "NOPERM", _ACL_FIX),
+    (NoPermissionError, "user executing the script can't", _ACL_FIX),  # Redis 6.2 scripts
+    (OutOfMemoryError, "OOM command not allowed", _FULL_FIX),
+    (ResponseError, "unknown command", "Redis refuses a command the store needs (scripts "
+     "disabled or renamed?): allow EVALSHA and SCRIPT LOAD"),
+)
 
 
 def _keys(namespace: str) -> dict[str, str]:
@@ -149,7 +215,10 @@ class RedisGameListStore:
         lock_wait: the longest a caller waits for another process's fetch before fetching
             itself (default 40).
         timeout: seconds any one Redis command may take before the store is treated as down
-            for a second (default 0.5).
+            for a second (default 0.5). Waiting for a free connection does not count.
+        max_connections: the most commands the store runs at once, and the size of the
+            pool it makes from a URL (default 50); more wait their turn. Pub/sub has a
+            connection of its own beside them.
 
     Attributes:
         settings: the lease, poll interval and waits every client of this store follows.
@@ -168,6 +237,7 @@ class RedisGameListStore:
         poll_interval: float = 10.0,
         lock_wait: float = 40.0,
         timeout: float = 0.5,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.settings = StoreSettings(
             lease=check_seconds("lease", lease, allow_none=False),
@@ -176,6 +246,12 @@ class RedisGameListStore:
             wait_step=min(0.1, lease / 4),
         )
         self._timeout = check_seconds("timeout", timeout, allow_none=False)
+        if (isinstance(max_connections, bool) or not isinstance(max_connections, int)
+                or max_connections < 1):
+            raise InvalidParameterError(
+                "max_connections", f"must be a whole number >= 1, got {max_connections!r}"
+            )
+        self._max_connections = max_connections
         if not isinstance(cluster, bool):
             raise InvalidParameterError("cluster", f"must be True or False, got {cluster!r}")
         if cluster and not isinstance(redis, str):
@@ -184,7 +260,7 @@ class RedisGameListStore:
             )
         self._redis: aioredis.Redis | aioredis.RedisCluster
         if isinstance(redis, str):
-            self._redis = _from_url(redis, cluster, self._timeout)
+            self._redis = _from_url(redis, cluster, self._timeout, max_connections)
             self._owned = True
         elif isinstance(redis, aioredis.Redis | aioredis.RedisCluster):
             self._redis = redis
@@ -209,6 +285,14 @@ class RedisGameListStore:
         self._drop = self._redis.register_script(_DROP)
         self._resting_until = float("-inf")
         self._outage = False
+        self._told: set[str] = set()  # misconfigurations already reported (once each)
+        self._slots: asyncio.Semaphore | None = None  # bound to the loop that made it
+        self._slots_loop: asyncio.AbstractEventLoop | None = None
+        # Locks a command whose answer was lost may have left held: (namespace, token) ->
+        # when the lease would have freed it anyway (no use trying past that).
+        self._unsure: dict[tuple[str, str], float] = {}
+        self._giving_back: asyncio.Task[None] | None = None
+        self._poll_only = False  # the user may not use the channel: no pub/sub at all
         self._listeners: dict[str, set[Callable[[], None]]] = {}
         self._listener: asyncio.Task[None] | None = None
         self._closed = False
@@ -227,17 +311,24 @@ class RedisGameListStore:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop listening; close the connection pool if this store made it. Idempotent."""
+        """Stop listening, give back locks a lost answer may have left held (one try each),
+        and close the connection pool if this store made it. Idempotent."""
         if self._closed:
             return
+        for task in (self._listener, self._giving_back):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._listener = self._giving_back = None
+        for namespace, token in list(self._unsure):
+            with contextlib.suppress(StoreUnavailable):
+                await self._give_back_one(namespace, token)
         self._closed = True
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
         if self._owned:
             await self._redis.aclose()
+            if isinstance(self._redis, aioredis.Redis):
+                await self._redis.connection_pool.disconnect()
 
     def __repr__(self) -> str:
         owned = "owned" if self._owned else "shared"
@@ -245,29 +336,66 @@ class RedisGameListStore:
 
     # -- the breaker ----------------------------------------------------------------------
 
-    async def _run(self, command: Callable[[], Awaitable[T]]) -> T:
+    def _slot(self) -> asyncio.Semaphore:
+        """The store's connection budget on the running loop (a store may outlive a loop)."""
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots_loop is not loop:
+            self._slots = asyncio.Semaphore(self._max_connections)
+            self._slots_loop = loop
+        return self._slots
+
+    async def _run(
+        self,
+        command: Callable[[], Awaitable[T]],
+        *,
+        lost: Callable[[], None] | None = None,
+        probe: bool = False,
+    ) -> T:
+        """One command under the timeout and the breaker. ``lost`` is called when the
+        command was sent and its answer never came (it may still run); a ``probe`` tries
+        even while the breaker rests, and its answer ends the rest."""
         if self._closed:
             raise StoreUnavailable("the store is closed")
-        if time.monotonic() < self._resting_until:
-            raise StoreUnavailable("Redis failed a moment ago; resting")
-        try:
-            async with asyncio.timeout(self._timeout):
-                result = await command()
-        except _STORE_ERRORS as error:
-            raise_if_cancelling()  # a client closing, not Redis failing: no WARNING, no rest
-            self._resting_until = time.monotonic() + RESTING
-            if not self._outage:
-                self._outage = True
-                logger.warning(
-                    "the shared game-list store is unavailable (%s: %s); each process "
-                    "serves and fetches its own list until it returns",
-                    type(error).__name__, error,
-                )
-            raise StoreUnavailable(str(error) or type(error).__name__) from error
+        async with self._slot():  # waiting for a connection is not Redis being slow
+            if not probe and time.monotonic() < self._resting_until:
+                raise StoreUnavailable("Redis failed a moment ago; resting")
+            try:
+                async with asyncio.timeout(self._timeout):
+                    result = await command()
+            except _STORE_ERRORS as error:
+                raise_if_cancelling()  # a client closing, not Redis failing: no WARNING, no rest
+                fix = _misconfiguration(error)
+                if fix is not None:
+                    self._misconfigured(error, fix)
+                    raise StoreUnavailable(str(error)) from error
+                if lost is not None:
+                    lost()
+                self._resting_until = time.monotonic() + RESTING
+                if not self._outage:
+                    self._outage = True
+                    logger.warning(
+                        "the shared game-list store is unavailable (%s: %s); each process "
+                        "serves and fetches its own list until it returns",
+                        type(error).__name__, error,
+                    )
+                raise StoreUnavailable(str(error) or type(error).__name__) from error
+        if probe:
+            self._resting_until = float("-inf")  # Redis answers: no need to rest any longer
         if self._outage:
             self._outage = False
             logger.info("the shared game-list store is back; sharing the game list again")
         return result
+
+    def _misconfigured(self, error: Exception, fix: str) -> None:
+        """Say once what is wrong and how to fix it: retrying will not change the answer,
+        so it is neither an outage nor a reason to rest."""
+        if fix in self._told:
+            return
+        self._told.add(fix)
+        logger.warning(
+            "the shared game-list store cannot work with this Redis (%s: %s): %s. Each "
+            "process fetches its own list until then", type(error).__name__, error, fix,
+        )
 
     # -- the primitives (see GameListStore) -----------------------------------------------
 
@@ -277,31 +405,47 @@ class RedisGameListStore:
         version, lock = await self._run(lambda: self._redis.mget(keys["version"], keys["lock"]))
         return Peek(_text(version), lock is not None)
 
-    async def read(self, namespace: str) -> tuple[str, bytes] | None:
-        """The stored version and encoded list, read together atomically; ``None`` if absent."""
+    async def read(self, namespace: str) -> Stored | None:
+        """The stored version and encoded list, read together atomically, aged by Redis'
+        clock; ``None`` if absent or dated in the future (by that same clock)."""
         keys = _keys(namespace)
         answer: Any = await self._run(
             lambda: self._read(keys=[keys["version"], keys["value"]])
         )
-        version, value = ([*list(answer), None, None])[:2]
+        version, value, now = answer
         if version is None or not isinstance(value, bytes):
             return None
-        return _text(version) or "", value
+        tag = _text(version) or ""
+        if tag.startswith(TOMBSTONE_PREFIX):
+            return Stored(tag, value, 0.0)
+        age = _age(tag, now)
+        if age is None:
+            logger.warning("ignoring a game list in the shared store whose version %r is not "
+                           "one this SDK writes; it will be overwritten", tag)
+            return None
+        if age < 0:
+            logger.warning("ignoring a game list in the shared store dated %.1f s in the "
+                           "future by Redis' clock; it will be overwritten", -age)
+            return None
+        return Stored(tag, value, age)
 
     async def acquire(self, namespace: str, token: str) -> Lease | None:
-        """Take the fetch lock for one lease with a new fencing token; ``None`` if held."""
+        """Take the fetch lock for one lease with a new fencing token; ``None`` if held.
+        Asking again with the same token is safe: a held lock that is ours is answered
+        as ours, and a lost answer leaves the lock to be given back when Redis answers."""
         keys = _keys(namespace)
         lease_ms = int(self.settings.lease * 1000)
         answer: Any = await self._run(
             lambda: self._acquire(
                 keys=[keys["lock"], keys["fence"], keys["gen"], keys["version"]],
                 args=[token, lease_ms, COUNTER_KEEP_MS],
-            )
+            ),
+            lost=lambda: self._lost_lock(namespace, token),
         )
         if not answer:
             return None
-        fence, generation, *version = answer
-        return Lease(token, int(fence), int(generation), _text(version[0] if version else None))
+        fence, generation, version = answer
+        return Lease(token, int(fence), int(generation), _text(version))
 
     async def renew(self, namespace: str, lease: Lease) -> bool:
         """Extend a held lock by one lease; ``False`` when it is no longer ours."""
@@ -313,39 +457,48 @@ class RedisGameListStore:
         return bool(answer)
 
     async def release(self, namespace: str, lease: Lease) -> None:
-        """Give the lock back, only if it is still ours."""
+        """Give the lock back, only if it is still ours (again later if the answer is lost)."""
         keys = _keys(namespace)
-        await self._run(lambda: self._release(keys=[keys["lock"]], args=[lease.token]))
+        await self._run(
+            lambda: self._release(keys=[keys["lock"]], args=[lease.token]),
+            lost=lambda: self._lost_lock(namespace, lease.token),
+        )
 
     async def write(
         self, namespace: str, lease: Lease, value: bytes, keep_for: float
     ) -> str | None:
         """Store a fetched list unless a newer fence or invalidation came first (checked
-        atomically in one script); the new version, or ``None`` when fenced out."""
+        atomically in one script, which gives the lock back on every path); the new
+        version, or ``None`` when fenced out (logged with the reason)."""
         keys = _keys(namespace)
-        version = f"{lease.fence}-{lease.token[:8]}"
-        written = await self._run(
+        answer: Any = await self._run(
             lambda: self._write(
                 keys=[keys[k] for k in ("value", "version", "fence", "gen", "lock", "backoff")],
                 args=[
-                    lease.fence, lease.generation, lease.token, value, version,
-                    max(1, int(keep_for * 1000)), keys["changed"],
+                    lease.fence, lease.generation, lease.token, value,
+                    f"{lease.fence}-{lease.token[:8]}", max(1, int(keep_for * 1000)),
+                    self._channel(namespace),
                 ],
-            )
+            ),
+            lost=lambda: self._lost_lock(namespace, lease.token),
         )
-        return version if written else None
+        if isinstance(answer, int):
+            logger.info("not storing this fetch's game list: %s", _REFUSED.get(answer, answer))
+            return None
+        return self._announced(answer)
 
     async def drop(self, namespace: str, keep_for: float) -> str:
         """Drop the list fleet-wide (a tombstone version and a new generation); the tombstone."""
         keys = _keys(namespace)
         tag = f"{time.time_ns() & 0xFFFFFF:x}"
-        version = await self._run(
+        answer: Any = await self._run(
             lambda: self._drop(
                 keys=[keys["value"], keys["version"], keys["gen"]],
-                args=[tag, max(1, int(keep_for * 1000)), keys["changed"], COUNTER_KEEP_MS],
+                args=[tag, max(1, int(keep_for * 1000)), self._channel(namespace),
+                      COUNTER_KEEP_MS],
             )
         )
-        return _text(version) or ""
+        return self._announced(answer)
 
     async def back_off(self, namespace: str, seconds: float) -> None:
         """Tell the whole fleet not to refresh for ``seconds`` (after a failed refresh)."""
@@ -362,9 +515,10 @@ class RedisGameListStore:
         """Call ``nudge`` when another process announces a change; returns the way to stop.
 
         Pub/sub may drop messages: the poll interval still bounds staleness. A cluster client
-        without pub/sub (redis-py before 8.0) leaves the poll interval alone to do it."""
+        without pub/sub (redis-py before 8.0), or a user without the channel's permission,
+        leaves the poll interval alone to do it."""
         channel = _keys(namespace)["changed"]
-        if not hasattr(self._redis, "pubsub"):
+        if not hasattr(self._redis, "pubsub") or self._poll_only:
             return _nothing_to_stop
         self._listeners.setdefault(channel, set()).add(nudge)
         # A finished listener belonged to a loop that ended (``asyncio.run()`` cancels it):
@@ -381,32 +535,82 @@ class RedisGameListStore:
 
         return stop
 
+    # -- locks a lost answer may have left held -------------------------------------------
+
+    def _lost_lock(self, namespace: str, token: str) -> None:
+        """A lock command's answer was lost, and Redis may run it late (after a stall):
+        give the lock back as soon as Redis answers, not a lease later."""
+        self._unsure[(namespace, token)] = time.monotonic() + self.settings.lease
+        if (self._giving_back is None or self._giving_back.done()) and not self._closed:
+            self._giving_back = asyncio.get_running_loop().create_task(self._give_back())
+
+    async def _give_back(self) -> None:
+        """Release every unsure lock, trying through the breaker's rest (each try is one
+        command under the timeout), so the fleet's next fetch waits for Redis, not a lease."""
+        while self._unsure and not self._closed:
+            try:
+                for (namespace, token), expired in list(self._unsure.items()):
+                    if time.monotonic() > expired:
+                        del self._unsure[(namespace, token)]
+                    else:
+                        await self._give_back_one(namespace, token)
+            except StoreUnavailable:
+                await asyncio.sleep(GIVE_BACK_STEP)
+
+    async def _give_back_one(self, namespace: str, token: str) -> None:
+        lock = _keys(namespace)["lock"]
+        await self._run(lambda: self._release(keys=[lock], args=[token]), probe=True)
+        self._unsure.pop((namespace, token), None)
+
     # -- pub/sub --------------------------------------------------------------------------
 
+    def _channel(self, namespace: str) -> str:
+        """The channel a script announces on; empty once the user may not use it."""
+        return "" if self._poll_only else _keys(namespace)["changed"]
+
+    def _announced(self, answer: Any) -> str:
+        """The version from a script's ``{version[, publish error]}``."""
+        version, *refused = answer
+        if refused:
+            self._no_channel(ResponseError(_text(refused[0]) or "PUBLISH refused"))
+        return _text(version) or ""
+
+    def _no_channel(self, error: Exception) -> None:
+        """The user may not publish or subscribe: poll only, said once; not an outage."""
+        if self._poll_only:
+            return
+        self._poll_only = True
+        self._listeners.clear()
+        logger.warning(
+            "Redis refused the store's pub/sub channel (%s); processes now learn of changes "
+            "by polling every %.0f s. Grant the channel to the store's Redis user "
+            "(ACL SETUSER <user> &gameapi:*) for prompt pick-up", error,
+            self.settings.poll_interval,
+        )
+
     async def _listen(self) -> None:
-        """One subscriber connection per store, following the channels being watched.
-        Best effort: on any failure it reconnects a second later; the poll interval still
-        bounds how stale a process can be."""
+        """One subscriber connection per store, its own (outside the command budget),
+        following the channels being watched. Best effort: on any failure it reconnects a
+        second later; the poll interval still bounds how stale a process can be. A refused
+        channel permission ends it for good (poll-only)."""
+        subscriber: aioredis.Redis | aioredis.RedisCluster | None = None
         pubsub: Any = None
         subscribed: set[str] = set()
         try:
             # ``_closed`` too, not only the cancellation: redis-py may turn a cancellation
             # during a read into a connection error, which this loop survives by design.
-            while not self._closed:
+            while not self._closed and not self._poll_only:
                 wanted = set(self._listeners)
                 if not wanted:
                     if pubsub is not None:  # nobody watches: stop receiving, free the connection
-                        with contextlib.suppress(*_STORE_ERRORS):
-                            await pubsub.aclose()
-                        pubsub = None
+                        await _quietly_close(pubsub, subscriber)
+                        pubsub = subscriber = None
                     await asyncio.sleep(RESTING)
                     continue
                 try:
                     if pubsub is None:
-                        if isinstance(self._redis, aioredis.RedisCluster):
-                            # its pub/sub finds the channel's node in the slot map (done once)
-                            await self._redis.initialize()
-                        pubsub = self._redis.pubsub()
+                        subscriber = await self._subscriber()
+                        pubsub = subscriber.pubsub()
                         subscribed = set()
                     if wanted - subscribed:
                         await pubsub.subscribe(*(wanted - subscribed))
@@ -418,11 +622,12 @@ class RedisGameListStore:
                         ignore_subscribe_messages=True, timeout=RESTING
                     )
                 except _STORE_ERRORS as error:
+                    await _quietly_close(pubsub, subscriber)
+                    pubsub = subscriber = None
+                    if _misconfiguration(error) == _ACL_FIX:
+                        self._no_channel(error)
+                        return
                     logger.debug("pub/sub listener failed (%s); reconnecting", error)
-                    if pubsub is not None:
-                        with contextlib.suppress(*_STORE_ERRORS):
-                            await pubsub.aclose()
-                    pubsub = None
                     await asyncio.sleep(RESTING)
                     continue
                 if message and message.get("type") == "message":
@@ -430,20 +635,74 @@ class RedisGameListStore:
                     for nudge in tuple(self._listeners.get(channel, ())):
                         nudge()
         finally:
-            if pubsub is not None:
-                with contextlib.suppress(*_STORE_ERRORS):
-                    await pubsub.aclose()
+            await _quietly_close(pubsub, subscriber)
+
+    async def _subscriber(self) -> aioredis.Redis | aioredis.RedisCluster:
+        """The client pub/sub runs on: a one-connection pool of its own for a single server
+        (so it never takes a connection from the commands' budget); on a cluster, the
+        cluster client, whose pub/sub finds the channel's node in the slot map."""
+        if isinstance(self._redis, aioredis.RedisCluster):
+            await self._redis.initialize()  # done once
+            return self._redis
+        pool = self._redis.connection_pool
+        return aioredis.Redis(connection_pool=aioredis.ConnectionPool(
+            connection_class=pool.connection_class, max_connections=1,
+            **pool.connection_kwargs,
+        ))
+
+
+async def _quietly_close(
+    pubsub: Any, subscriber: aioredis.Redis | aioredis.RedisCluster | None
+) -> None:
+    """Close a subscription and, for a single server, its own connection pool."""
+    with contextlib.suppress(*_STORE_ERRORS):
+        if pubsub is not None:
+            await pubsub.aclose()
+        if isinstance(subscriber, aioredis.Redis):
+            await subscriber.connection_pool.disconnect()
+
+
+def _misconfiguration(error: BaseException) -> str | None:
+    """The fix for an error no retry will change, or ``None`` for an outage."""
+    if isinstance(error, MaxConnectionsError):
+        return ("the Redis client given to the store has no free connection: give it a "
+                "BlockingConnectionPool, or more connections than the store's max_connections")
+    if isinstance(error, ResponseError):
+        text = str(error)
+        for kind, marker, fix in _MISCONFIGURED:
+            if isinstance(error, kind) or marker in text:
+                return fix
+    return None
+
+
+def _age(version: str, now: Any) -> float | None:
+    """Seconds since the write that made ``version``, by Redis' ``TIME`` reading ``now``;
+    ``None`` when the version carries no time (not written by this SDK)."""
+    stamp = version.rpartition("-")[2]
+    if not stamp.isdigit():
+        return None
+    seconds, micros = (int(part) for part in now)
+    return (seconds * 1000 + micros // 1000 - int(stamp)) / 1000
 
 
 def _from_url(
-    url: str, cluster: bool, timeout: float
+    url: str, cluster: bool, timeout: float, max_connections: int
 ) -> aioredis.Redis | aioredis.RedisCluster:
-    """A client of its own for ``url``; connecting waits for the first command."""
-    kind = aioredis.RedisCluster if cluster else aioredis.Redis
+    """A client of its own for ``url``: a bounded pool whose callers wait for a free
+    connection (the store's budget keeps them few); connecting waits for the first command."""
     try:
-        return kind.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        if cluster:
+            return aioredis.RedisCluster.from_url(
+                url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                max_connections=max_connections,
+            )
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout,
+            max_connections=max_connections, timeout=None,
+        )
     except (ValueError, RedisClusterException) as error:  # not a URL this client can use
         raise InvalidParameterError("redis", str(error)) from None
+    return aioredis.Redis(connection_pool=pool)
 
 
 def _connection_kwargs(redis: aioredis.Redis | aioredis.RedisCluster) -> dict[str, Any]:

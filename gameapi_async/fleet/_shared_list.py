@@ -55,7 +55,7 @@ from ._store import (
     raise_if_cancelling,
 )
 
-__all__ = ["FleetGames", "SharedGameList", "Stored", "namespace_for"]
+__all__ = ["FleetGames", "FleetList", "SharedGameList", "namespace_for"]
 
 logger = logging.getLogger("gameapi_async.store")
 
@@ -84,7 +84,7 @@ class NearCache(Protocol):
 
 
 @attrs.frozen
-class Stored:
+class FleetList:
     """A list and what the fleet knows of it."""
 
     value: GameList
@@ -137,7 +137,7 @@ class Unshared:
     """A list a forced refresh fetched while the store failed, to be written when it answers,
     unless the store moved on meanwhile (``base``: the version this process knew then)."""
 
-    stored: Stored
+    stored: FleetList
     base: str | None
 
 
@@ -256,7 +256,7 @@ class SharedGameList:
 
     async def _load(
         self, fetch: Fetch, *, have: str | None, background: bool, force: bool
-    ) -> Stored:
+    ) -> FleetList:
         if self._drops:
             await asyncio.wait(set(self._drops))
         base = self._known
@@ -287,7 +287,7 @@ class SharedGameList:
 
     # -- the lock -------------------------------------------------------------------------
 
-    async def _fetch_or_wait(self, fetch: Fetch, *, force: bool, background: bool) -> Stored:
+    async def _fetch_or_wait(self, fetch: Fetch, *, force: bool, background: bool) -> FleetList:
         token = secrets.token_hex(16)
         deadline = self._waits.monotonic() + self._settings.lock_wait
         seen = None if force else self._seen  # the version our look found
@@ -336,7 +336,7 @@ class SharedGameList:
                     seen = peek.version
                     break
 
-    async def _written_meanwhile(self, lease: Lease, seen: str | None) -> Stored | None:
+    async def _written_meanwhile(self, lease: Lease, seen: str | None) -> FleetList | None:
         """A fresh list another process wrote between our look and our lock, if any (then
         the lock is given back): without this check, a process that looked just before the
         previous holder's write would fetch a second time."""
@@ -350,7 +350,7 @@ class SharedGameList:
         self.counters.shared_hits += 1
         return found
 
-    async def _as_holder(self, fetch: Fetch, lease: Lease, *, force: bool = False) -> Stored:
+    async def _as_holder(self, fetch: Fetch, lease: Lease, *, force: bool = False) -> FleetList:
         renewer = asyncio.get_running_loop().create_task(self._renew(lease))
         try:
             value = await fetch()
@@ -373,14 +373,11 @@ class SharedGameList:
             raise_if_cancelling()
             self.counters.store_errors += 1
             if force:
-                self._unshared = Unshared(Stored(value, fetched_at, None), lease.version)
+                self._unshared = Unshared(FleetList(value, fetched_at, None), lease.version)
         else:
-            if version is None:
-                logger.info("a newer game list or a drop reached the store during this "
-                            "fetch; not overwriting it")
-            else:
+            if version is not None:  # None: fenced out, and the store said why
                 self._known = version
-        return Stored(value, fetched_at, version)
+        return FleetList(value, fetched_at, version)
 
     async def _after_failure(self, error: Exception, lease: Lease) -> None:
         """The near cache's rule (:func:`is_outage`), applied to the fleet: an outage backs
@@ -404,13 +401,13 @@ class SharedGameList:
                 raise_if_cancelling()
                 self.counters.store_errors += 1
 
-    async def _alone(self, fetch: Fetch) -> Stored:
+    async def _alone(self, fetch: Fetch) -> FleetList:
         value = await fetch()
-        return Stored(value, self._clock.time(), None)
+        return FleetList(value, self._clock.time(), None)
 
     # -- reading and watching -------------------------------------------------------------
 
-    async def _look(self, *, skip: str | None) -> Stored | None:
+    async def _look(self, *, skip: str | None) -> FleetList | None:
         """The stored list, or ``None``; when its version is ``skip`` nothing is fetched."""
         if skip is not None:
             peek = await self._store.peek(self._ns)
@@ -418,19 +415,22 @@ class SharedGameList:
             if peek.version is None or peek.version == skip:
                 return None
         got = await self._store.read(self._ns)
-        self._seen = None if got is None else got[0]
-        if got is None or got[0].startswith(TOMBSTONE_PREFIX):
+        self._seen = None if got is None else got.version
+        if got is None or got.version.startswith(TOMBSTONE_PREFIX):
             return None
-        version, blob = got
+        version = got.version
         try:
-            value, fetched_at = decode(blob, self._max_decoded)
+            # Aged by the store's clock, dated here by ours: another process's clock is
+            # never compared with this one's.
+            value, _ = decode(got.value, self._max_decoded)
+            fetched_at = self._clock.time() - got.age
         except CorruptValue as problem:
             logger.warning("ignoring a game list in the shared store that is not valid (%s); "
                            "it will be overwritten", problem)
             self._known = version
             return None
         self._known = version
-        return Stored(value, fetched_at, version)
+        return FleetList(value, fetched_at, version)
 
     async def _watch(self) -> None:
         while self._watcher is not None:  # cleared by aclose(), whatever redis-py does
@@ -512,7 +512,7 @@ class SharedGameList:
         except StoreUnavailable:
             self.counters.store_errors += 1
 
-    def _age(self, stored: Stored) -> float:
+    def _age(self, stored: FleetList) -> float:
         return max(0.0, self._clock.time() - stored.fetched_at)
 
     def _nudge(self) -> None:

@@ -21,7 +21,13 @@ import attrs
 from .._clock import Clock, SystemClock
 
 __all__ = [
-    "GameListStore", "Lease", "Peek", "StoreSettings", "StoreUnavailable", "raise_if_cancelling",
+    "GameListStore",
+    "Lease",
+    "Peek",
+    "StoreSettings",
+    "StoreUnavailable",
+    "Stored",
+    "raise_if_cancelling",
 ]
 
 
@@ -61,6 +67,17 @@ class Peek:
 
 
 @attrs.frozen
+class Stored:
+    """A stored list: its version tag, its encoded value, and its age in seconds by the
+    store's own clock (one clock for the whole fleet, so a process whose clock is off
+    still ages a list as every other process does)."""
+
+    version: str
+    value: bytes
+    age: float
+
+
+@attrs.frozen
 class StoreSettings:
     """Timings every client of one store follows."""
 
@@ -91,8 +108,9 @@ class GameListStore(Protocol):
         """The version tag and whether the fetch lock is held, in one round trip."""
         ...
 
-    async def read(self, namespace: str) -> tuple[str, bytes] | None:
-        """``(version, value)`` of the stored list, or ``None`` when there is none."""
+    async def read(self, namespace: str) -> Stored | None:
+        """The stored list with its age by the store's clock, or ``None`` when there is
+        none (or it is dated in the future)."""
         ...
 
     async def acquire(self, namespace: str, token: str) -> Lease | None:
@@ -111,8 +129,9 @@ class GameListStore(Protocol):
         self, namespace: str, lease: Lease, value: bytes, keep_for: float
     ) -> str | None:
         """Store ``value`` for ``keep_for`` seconds, atomically checking that no later lock
-        holder exists and no drop happened since ``lease``; release the lock and notify.
-        The new version, or ``None`` when fenced out (nothing written)."""
+        holder exists and no drop happened since ``lease``; release the lock (on every
+        path) and notify. The new version, or ``None`` when fenced out (nothing written;
+        the store logs why)."""
         ...
 
     async def drop(self, namespace: str, keep_for: float) -> str:

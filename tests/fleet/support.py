@@ -33,3 +33,14 @@ def command_calls(server: redis.Redis, command: str) -> int:
 
 def namespace_keys(server: redis.Redis) -> list[str]:
     return sorted(key.decode() for key in server.scan_iter("gameapi:*"))
+
+
+def age_stored_lists(server: redis.Redis, seconds: float) -> None:
+    """Make every stored list ``seconds`` older by the store's clock: the server's time
+    stamped in its version (in milliseconds), which every process ages it by."""
+    for key in server.scan_iter("gameapi:*:version"):
+        version = (server.get(key) or b"").decode()
+        if version.startswith("x"):  # a tombstone has no age
+            continue
+        head, _, stamp = version.rpartition("-")
+        server.set(key, f"{head}-{int(stamp) - int(seconds * 1000)}", keepttl=True)

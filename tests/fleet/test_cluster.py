@@ -149,7 +149,7 @@ async def test_a_paused_holders_write_is_fenced_out_on_a_cluster(
     assert not await store.renew(NS, paused)
     stored = await store.read(NS)
     assert stored is not None
-    assert stored[1] == b"newer"
+    assert stored.value == b"newer"
 
 
 async def test_invalidate_on_a_cluster_drops_the_list_fleet_wide(

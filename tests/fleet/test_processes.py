@@ -19,7 +19,7 @@ from gameapi_async.testing import FakePlatform
 
 from .conftest import FLEET_TOKEN, list_requests
 from .redis_server import RedisServer
-from .support import DEADLINE, command_calls, eventually, namespace_keys
+from .support import DEADLINE, age_stored_lists, command_calls, eventually, namespace_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -151,6 +151,7 @@ async def test_during_a_platform_outage_a_new_process_gets_the_fleets_list_and_o
         platform.faults.clock_offset = hours
         platform.faults.error_rate, platform.faults.error_statuses = 1.0, (503,)
         await asyncio.gather(*(w.ask(f"advance {hours}") for w in (first, newcomer, other)))
+        age_stored_lists(server, hours)  # the fleet ages lists by Redis' clock
         answer = await newcomer.ask("call 10")  # its first call: the fleet's list, no error
         assert answer["ok"] == 10
         assert answer["request_ids"] == listed["request_ids"]

@@ -42,7 +42,7 @@ async def test_a_holder_paused_past_its_lease_cannot_overwrite_the_newer_list(
     assert not await store.renew(NS, paused)
     stored = await store.read(NS)
     assert stored is not None
-    assert stored[1] == b"newer"
+    assert stored.value == b"newer"
 
 
 async def test_a_write_after_a_drop_is_refused(make_store: MakeStore) -> None:
