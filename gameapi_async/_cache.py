@@ -205,7 +205,10 @@ class GameListCache:
         if self._closed:
             raise ClientClosedError("the client is closed")
         if not refresh:
-            last = self._entries.get(_KEY)  # None past its stale deadline
+            try:
+                last: _Entry | None = self._entries[_KEY]
+            except KeyError:  # none yet, or past its stale deadline
+                last = None
             if last is not None:
                 if self._clock.monotonic() < last.fresh_until:
                     self._counters.hits += 1
