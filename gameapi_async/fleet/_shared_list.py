@@ -259,7 +259,7 @@ class SharedGameList:
     ) -> FleetList:
         if self._drops:
             await asyncio.wait(set(self._drops))
-        base = self._known
+        base, asked = self._known, self._drops_asked
         try:
             await self._catch_up()  # never read what an invalidation here has not dropped yet
             if not force:
@@ -278,8 +278,9 @@ class SharedGameList:
             raise_if_cancelling()  # closing must not start a fetch of its own
             self.counters.store_errors += 1
             alone = await self._alone(fetch)
-            if force:  # asked for by a caller: the fleet gets it when the store answers
-                self._unshared = Unshared(alone, base)
+            if force and asked == self._drops_asked:  # not invalidated meanwhile: the
+                self._unshared = Unshared(alone, base)  # fleet gets it when the store answers
+                self._nudge()
             return alone
 
     def counts(self) -> dict[str, int]:
@@ -352,6 +353,7 @@ class SharedGameList:
 
     async def _as_holder(self, fetch: Fetch, lease: Lease, *, force: bool = False) -> FleetList:
         renewer = asyncio.get_running_loop().create_task(self._renew(lease))
+        asked = self._drops_asked
         try:
             value = await fetch()
         except Exception as error:
@@ -372,8 +374,9 @@ class SharedGameList:
         except StoreUnavailable:
             raise_if_cancelling()
             self.counters.store_errors += 1
-            if force:
+            if force and asked == self._drops_asked:
                 self._unshared = Unshared(FleetList(value, fetched_at, None), lease.version)
+                self._nudge()
         else:
             if version is not None:  # None: fenced out, and the store said why
                 self._known = version
@@ -464,7 +467,8 @@ class SharedGameList:
             self._known = await self._store.drop(self._ns, self._keep_for)
         except StoreUnavailable:
             self.counters.store_errors += 1
-            self._drop_pending = True  # written when the store answers again
+            self._drop_pending = True  # written when the store answers again:
+            self._nudge()  # the watcher retries every second from now on
         else:
             self._drop_pending = False
 

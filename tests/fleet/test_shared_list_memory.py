@@ -275,3 +275,29 @@ def _refreshing(client: GameApiClient) -> bool:
     observable end of a refresh that raised nothing)."""
     games: Any = client._shared.games
     return bool(games.cache._running)
+
+
+async def test_a_refresh_invalidated_while_the_store_failed_is_never_shared(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore, clock: ManualClock
+) -> None:
+    caller = process()
+    await caller.list_games()
+    store.available = False
+    upstream.gate = asyncio.Event()
+    refreshing = asyncio.ensure_future(caller.list_games(refresh=True))
+    await eventually(lambda: upstream.requests == 2, "the refresh, fetched alone")
+    caller.invalidate_games()  # while that fetch runs: its list must reach nobody
+    upstream.gate.set()
+    assert (await refreshing).request_id == "rid-2"
+    store.available = True
+    clock.advance(1)
+    await eventually(lambda: caller.cache_stats().store_errors >= 1, "the failed drop")
+
+    async def tombstone() -> bool:
+        peek = await store.peek(NAMESPACE)
+        return (peek.version or "").startswith("x")
+
+    for _ in range(3):  # the catch-up writes the drop, and nothing after it
+        clock.advance(1)
+        await asyncio.sleep(0.01)
+    assert await tombstone()
