@@ -301,3 +301,16 @@ async def test_a_refresh_invalidated_while_the_store_failed_is_never_shared(
         clock.advance(1)
         await asyncio.sleep(0.01)
     assert await tombstone()
+
+
+async def test_a_list_taken_from_the_store_keeps_its_age_and_goes_stale_on_time(
+    process: MakeClient, upstream: Upstream, clock: ManualClock
+) -> None:
+    writer, reader = process(), process()
+    await writer.list_games()
+    clock.advance(TTL / 2)
+    assert (await reader.list_games()).request_id == "rid-1"  # from the store, half its TTL old
+    assert reader.cache_stats().age == TTL / 2
+    clock.advance(TTL / 2 + 1)  # past the TTL counted from the fetch, not from the read
+    await reader.list_games()
+    assert reader.cache_stats().refreshes == 1
