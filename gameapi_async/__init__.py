@@ -51,8 +51,7 @@ if TYPE_CHECKING:
     from ._transport import Transport
     from .fleet._redis import RedisGameListStore
 
-__version__ = "0.1.0.dev0"
-"""The SDK's version (PEP 440), the same as the installed distribution's."""
+from ._version import __version__
 
 # The library convention: with no logging configured by the application, the SDK's records
 # (retry warnings, cache errors) reach no handler at all, instead of Python's last-resort

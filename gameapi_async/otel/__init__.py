@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from opentelemetry import metrics, trace
 
-from .. import __version__
 from .._errors import InvalidParameterError
+from .._version import __version__
 from ._binding import ClientTelemetry
 from ._gate import TracingGate
 from ._metrics import Instruments

@@ -198,4 +198,4 @@ async def test_the_script_serves_and_the_cli_check_passes(fake: FakePlatform,
         service.terminate()
         await service.wait()
     assert check.returncode == 0, output.decode()
-    assert "8 passed, 0 failed" in output.decode()
+    assert "13 passed, 0 failed" in output.decode()

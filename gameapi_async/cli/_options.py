@@ -14,9 +14,9 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Final, TypeVar
 
-from ._config import ENV_AGENT_ID, check_api_token, check_seconds, read_env
-from ._errors import InvalidParameterError
-from ._validation import RULES, validate_positive_int
+from .._config import ENV_AGENT_ID, check_api_token, check_seconds, read_env
+from .._errors import InvalidParameterError
+from .._validation import RULES, validate_positive_int
 
 __all__ = [
     "FLAGS",
@@ -150,7 +150,7 @@ def parameter(name: str) -> Callable[[str], str]:
 
 def _fault_rule(name: str) -> Callable[[str, object], object]:
     def rule(field: str, value: object) -> object:
-        from .testing import Faults
+        from ..testing import Faults
 
         faults = Faults(**{name: value})  # type: ignore[arg-type]
         try:

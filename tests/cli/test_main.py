@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gameapi_async import Game
-from gameapi_async.cli import games_table, main
+from gameapi_async.cli import main
+from gameapi_async.cli._output import games_table
 from gameapi_async.testing import FakePlatform
 
 TOKEN = "cli-SECRET-token"

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import secrets
-from typing import TextIO
+from typing import Any, TextIO
 
-from ._client import GameApiClient
-from ._errors import GameProviderNotFoundError
-from .cli import EXIT_OK, games_table
-from .testing import FakePlatform
+from .._client import GameApiClient
+from .._errors import GameProviderNotFoundError
+from ._output import games_table
+from ._status import EXIT_OK
 
-__all__ = ["run_demo"]
+__all__ = ["add_parser", "run_demo"]
 
 PLAYER = {
     "player_id": "player-42",
@@ -24,6 +25,8 @@ PLAYER = {
 
 async def run_demo(out: TextIO) -> int:
     """List games, get a real and a demo link, and handle one platform error."""
+    from ..testing import FakePlatform  # loaded when the demo runs, not when the CLI parses
+
     token = secrets.token_hex(16)  # a throwaway token shared with the embedded fake only
     async with FakePlatform(agent_id=1, api_token=token) as fake:
         print(f"Embedded fake platform at {fake.base_url} (agent 1, a throwaway token)\n",
@@ -61,3 +64,17 @@ async def run_demo(out: TextIO) -> int:
     print("\nDone. Next: `gameapi mock-server` serves this fake for your own code; "
           "`gameapi --help` lists every command.", file=out)
     return EXIT_OK
+
+
+async def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    return await run_demo(out)
+
+
+def add_parser(commands: Any) -> None:
+    """Register ``demo`` on the command's subparsers."""
+    demo = commands.add_parser(
+        "demo", help="run the SDK end to end against an embedded fake platform",
+        description="List games, get a game link and a demo link, and handle one platform "
+        "error, all against a fake platform started in-process. Needs no credentials.",
+    )
+    demo.set_defaults(run=_demo)

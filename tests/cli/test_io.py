@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from gameapi_async import Game
-from gameapi_async.cli import EXIT_BROKEN_PIPE, main
+from gameapi_async.cli import main
+from gameapi_async.cli._status import EXIT_BROKEN_PIPE
 from gameapi_async.testing import FakePlatform
 
 TOKEN = "pipe-SECRET-token"
