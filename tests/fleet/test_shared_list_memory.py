@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
+import gameapi_async as ga
 from gameapi_async import GameApiClient, RetryPolicy
 from gameapi_async._protocol import RawResponse, SignedRequest
 from gameapi_async.fleet._memory import MemoryGameListStore
@@ -314,3 +316,66 @@ async def test_a_list_taken_from_the_store_keeps_its_age_and_goes_stale_on_time(
     clock.advance(TTL / 2 + 1)  # past the TTL counted from the fetch, not from the read
     await reader.list_games()
     assert reader.cache_stats().refreshes == 1
+
+
+async def test_a_slow_holder_renews_its_lease_so_nobody_fetches_twice(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore, clock: ManualClock
+) -> None:
+    upstream.gate = asyncio.Event()
+    holder, waiter = process(), process()
+    fetching = asyncio.ensure_future(holder.list_games())
+    await eventually(lambda: upstream.requests == 1, "the holder's fetch")
+    waiting = asyncio.ensure_future(waiter.list_games())
+    await eventually(lambda: waiter.cache_stats().lock_waits == 1, "the wait")
+    for _ in range(12):  # four leases: the holder renews every third of one
+        clock.advance(LEASE / 4)
+        await asyncio.sleep(0.01)
+        assert (await store.peek(NAMESPACE)).locked
+    upstream.gate.set()
+    assert (await fetching).request_id == (await waiting).request_id == "rid-1"
+    assert (upstream.requests, waiter.cache_stats().takeovers) == (1, 0)
+
+
+async def test_a_holder_closed_mid_fetch_gives_the_lock_back_at_once(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore
+) -> None:
+    upstream.gate = asyncio.Event()
+    holder = process()
+    fetching = asyncio.ensure_future(holder.list_games())
+    await eventually(lambda: upstream.requests == 1, "the holder's fetch")
+    assert (await store.peek(NAMESPACE)).locked
+    await holder.close()
+    with pytest.raises(ga.ClientClosedError):
+        await fetching
+    assert not (await store.peek(NAMESPACE)).locked  # no lease to wait out
+
+
+async def test_a_refresh_fetched_while_the_store_failed_becomes_the_fleets_list(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore, clock: ManualClock
+) -> None:
+    caller, other = process(), process()
+    await caller.list_games()
+    await other.list_games()
+    store.available = False
+    assert (await caller.list_games(refresh=True)).request_id == "rid-2"
+    store.available = True
+    clock.advance(1)  # the catch-up writes it; the other process picks it up
+    await eventually(lambda: other.cache_stats().shared_hits == 2, "the pick-up")
+    assert (await other.list_games()).request_id == "rid-2"
+    assert upstream.requests == 2
+
+
+async def test_closing_with_an_invalidation_the_store_never_took_says_so(
+    process: MakeClient, store: MemoryGameListStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caller = process()
+    await caller.list_games()
+    store.available = False
+    caller.invalidate_games()
+    await eventually(lambda: caller.cache_stats().store_errors >= 1, "the failed drop")
+    with caplog.at_level(logging.WARNING, "gameapi_async.store"):
+        await caller.close()
+    assert [r.getMessage() for r in caplog.records] == [
+        "closing before the shared game-list store answered again: an invalidation never "
+        "reached the other processes"
+    ]
