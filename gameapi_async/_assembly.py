@@ -33,7 +33,7 @@ from ._signing import Signer
 from ._telemetry import GamesGetter, bind_telemetry
 from ._transport import AiohttpTransport, Transport
 from ._validation import validate_positive_int
-from .fleet._shared_list import SharedGameList, namespace_for
+from .fleet._shared_list import FleetGames, namespace_for
 from .fleet._store import GameListStore, StoreSettings
 from .middleware import AttemptObserver, ClockSkewMiddleware, RetryMiddleware
 
@@ -45,12 +45,6 @@ __all__ = ["DEFAULT_GAMES_MAX_STALE", "DEFAULT_GAMES_TTL", "ClientParts", "assem
 
 DEFAULT_GAMES_TTL = 3 * 3600.0
 DEFAULT_GAMES_MAX_STALE = 24 * 3600.0
-
-
-def _check_max_stale(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise InvalidParameterError("games_max_stale", f"must be seconds >= 0, got {value!r}")
-    return float(value)
 
 
 # The methods a games_store must answer, read off the protocol itself so the check follows it.
@@ -140,7 +134,7 @@ class ClientParts:
         handler: Handler,
         clock: Clock,
         skew: ClockSkewMiddleware,
-        games: GameListCache,
+        games: GameListCache | FleetGames,
         get_games: GamesGetter,
     ) -> None:
         self.base_url = base_url
@@ -231,20 +225,20 @@ def assemble(
     observer = AttemptObserver(clock=clock, hooks=hooks)
     store = _check_store(games_store)
     games_ttl = check_seconds("games_ttl", games_ttl or None)
-    max_stale = _check_max_stale(games_max_stale)
-    games = GameListCache(
-        ttl=games_ttl,
-        max_stale=max_stale,
-        clock=clock,
-        rng=rng,
-        shared=None if store is None or not games_ttl else SharedGameList(
+    max_stale = check_seconds("games_max_stale", games_max_stale, allow_none=False,
+                              allow_zero=True)
+    games: GameListCache | FleetGames = (
+        GameListCache(ttl=games_ttl, max_stale=max_stale, clock=clock, rng=rng)
+        if store is None or not games_ttl  # no TTL: nothing kept, so nothing shared
+        else FleetGames.build(
             store,
             namespace=namespace_for(base_url, agent_id),
             ttl=games_ttl,
             max_stale=max_stale,
             clock=clock,
+            rng=rng,
             max_response_bytes=max_response_bytes,
-        ),
+        )
     )
     if instruments is not None:
         games.observer = instruments.on_cache_lookup

@@ -21,11 +21,15 @@ thousands of coroutines at once. So:
 The TTL starts when a fetch finishes, and each cache draws its TTL once with up to 5% jitter so
 a fleet of workers started together drifts apart instead of refreshing in lockstep.
 
-With a shared store (``games_store=``) this cache is the near cache: whatever it would have
-fetched it asks ``fleet._shared_list.SharedGameList`` for instead, which takes the fleet's list
-or fetches once for the fleet; a list another process wrote (or dropped) arrives through
-``_adopt``. A list's age then counts from when the fleet fetched it, not from when this process
-read it.
+Where a list comes from is the loader's business, the one thing this cache is given besides
+its settings: by default the fetch itself. With a shared store (``games_store=``) the fleet
+logic (``fleet/_shared_list.py``) supplies a loader that takes the fleet's list or fetches once
+for the fleet, and pushes a list another process wrote (or dropped) in through :meth:`put` and
+:meth:`forget`. A list's age then counts from when the fleet fetched it (the loader says how
+old it is), not from when this process read it. Nothing here knows there is a fleet.
+
+The one entry lives in a ``cachetools.TLRUCache`` whose per-entry time-to-use is the entry's
+stale deadline: past it the list is gone, whatever age it arrived with.
 """
 
 from __future__ import annotations
@@ -34,23 +38,72 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Final, Protocol
 
 import attrs
+import cachetools
 
 from ._clock import Clock
 from ._errors import ClientClosedError, GameApiError, is_transient
 from ._models import GameList
-from .fleet._shared_list import FleetBackingOff, Loaded, SharedGameList
 
-__all__ = ["CacheStats", "GameListCache"]
+__all__ = ["CacheStats", "GameListCache", "Load", "LoadDeferred", "Loaded", "is_outage"]
 
 logger = logging.getLogger("gameapi_async.cache")
 
 TTL_JITTER: Final = 0.05  # the TTL is shortened by up to this share, once per cache
-ERROR_BACKOFF: Final = (30.0, 60.0)  # seconds before a failed background refresh is retried
+OUTAGE_BACKOFF: Final = (30.0, 60.0)  # seconds before a refresh that failed in an outage is retried
+_KEY: Final = "games"  # the cache's one entry
 
 Fetch = Callable[[], Awaitable[GameList]]
+
+
+def is_outage(error: BaseException) -> bool:
+    """The one rule for a failed refresh: ``True`` when the platform fails transiently (the
+    retry rule: network, timeout, 429, 5xx), so the stale list keeps being served for
+    :data:`OUTAGE_BACKOFF`; ``False`` for a definite answer (misconfiguration) or a bug, so the
+    list is dropped and the next caller sees the error."""
+    return isinstance(error, GameApiError) and is_transient(error)
+
+
+def outage_backoff(rng: random.Random) -> float:
+    """Seconds to wait before retrying a refresh that failed in an outage."""
+    return rng.uniform(*OUTAGE_BACKOFF)
+
+
+@attrs.frozen
+class Loaded:
+    """A list as a loader delivers it: how old it already is, and the loader's tag for it."""
+
+    value: GameList
+    age: float = 0.0  # seconds since it was fetched (by whichever process fetched it)
+    version: str | None = None  # the loader's tag (a shared store's version), echoed as ``have``
+
+
+class LoadDeferred(Exception):
+    """A loader's answer to a background refresh: not now (the fleet backs off). The stale
+    list keeps being served and the next refresh waits ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the refresh is deferred for {seconds:.1f} s")
+        self.seconds = seconds
+
+
+class Load(Protocol):
+    """How the cache gets a list: ``fetch`` asks the platform; ``have`` is the tag of the list
+    the cache holds; ``background`` means it serves that list meanwhile; ``refresh`` means a
+    caller asked for a new one (``refresh=True``)."""
+
+    def __call__(
+        self, fetch: Fetch, *, have: str | None, background: bool, refresh: bool
+    ) -> Awaitable[Loaded]: ...
+
+
+async def fetch_now(
+    fetch: Fetch, *, have: str | None, background: bool, refresh: bool
+) -> Loaded:
+    """The loader without a shared store: ask the platform."""
+    return Loaded(await fetch())
 
 
 @attrs.frozen
@@ -89,10 +142,13 @@ class CacheStats:
 @attrs.frozen
 class _Entry:
     value: GameList
-    fetched_at: float  # monotonic
     fresh_until: float  # monotonic; served as fresh until then
-    stale_until: float  # monotonic; served stale until then
-    version: str | None = None  # the shared store's tag for this list
+    stale_until: float  # monotonic; served stale until then (the entry's time-to-use)
+    version: str | None = None  # the loader's tag for this list
+
+
+def _time_to_use(key: str, entry: _Entry, now: float) -> float:
+    return entry.stale_until
 
 
 @attrs.define
@@ -107,7 +163,8 @@ class _Counters:
 
 class GameListCache:
     """One agent's game list. Create with ``ttl=None`` to fetch on every call (still one
-    request for concurrent callers)."""
+    request for concurrent callers). ``load`` is where lists come from (default: the fetch
+    itself); a loader may also hand lists in through :meth:`put` and :meth:`forget`."""
 
     def __init__(
         self,
@@ -116,15 +173,18 @@ class GameListCache:
         max_stale: float,
         clock: Clock,
         rng: random.Random | None = None,
-        shared: SharedGameList | None = None,
+        load: Load = fetch_now,
     ) -> None:
         self._rng = rng if rng is not None else random.Random()
         self._ttl = ttl * (1 - self._rng.uniform(0, TTL_JITTER)) if ttl else None
         self._max_stale = max_stale
         self._clock = clock
-        # Without a TTL nothing is kept, so a shared store has nothing to share either.
-        self._shared = shared if self._ttl else None
-        self._last: _Entry | None = None
+        self._load = load
+        # One entry; it leaves by itself once past its stale deadline, whatever age it came with.
+        self._entries: cachetools.TLRUCache[str, _Entry] = cachetools.TLRUCache(
+            maxsize=1, ttu=_time_to_use, timer=clock.monotonic
+        )
+        self._born: float | None = None  # monotonic: when the last good list was fetched
         self._flight: asyncio.Task[GameList] | None = None
         self._running: set[asyncio.Task[GameList]] = set()  # the flight, and any invalidated
         self._generation = 0
@@ -144,15 +204,17 @@ class GameListCache:
         """The game list: fresh from the cache, stale while refreshing, or fetched now."""
         if self._closed:
             raise ClientClosedError("the client is closed")
-        last = self._last
-        if not refresh and last is not None:
-            now = self._clock.monotonic()
-            if now < last.fresh_until:
-                self._counters.hits += 1
-                if self.observer is not None:
-                    self.observer("hit")
-                return last.value
-            if now < last.stale_until:
+        if not refresh:
+            try:
+                last: _Entry | None = self._entries[_KEY]
+            except KeyError:  # none yet, or past its stale deadline
+                last = None
+            if last is not None:
+                if self._clock.monotonic() < last.fresh_until:
+                    self._counters.hits += 1
+                    if self.observer is not None:
+                        self.observer("hit")
+                    return last.value
                 self._counters.stale_served += 1
                 if self.observer is not None:
                     self.observer("stale")
@@ -170,18 +232,30 @@ class GameListCache:
                 self.observer("join")
         return await self._wait(flight)
 
-    def invalidate(self) -> None:
-        """Forget the list; a fetch already running will not write its result. With a
-        shared store, the whole fleet forgets it (and no fetch in flight anywhere writes)."""
-        self._forget_list()
-        if self._shared is not None and not self._closed:
-            self._shared.drop_soon()
+    def put(self, value: GameList, *, age: float = 0.0, version: str | None = None) -> None:
+        """Hold ``value``, a list fetched ``age`` seconds ago (a loader's push: a list another
+        process wrote). Served fresh until the TTL from its fetch, stale until max-stale."""
+        if not self._closed:
+            self._keep(value, age, version)
+
+    def forget(self) -> None:
+        """Forget the list; a fetch already running will not write its result (its callers
+        still get it)."""
+        self._generation += 1
+        self._entries.clear()
+        self._born = None
+        self._flight = None
+
+    invalidate = forget  # what ``invalidate_games()`` calls without a shared store
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def stats(self) -> CacheStats:
-        last = self._last
-        age = None if last is None else self._clock.monotonic() - last.fetched_at
-        shared = {} if self._shared is None else self._shared.counts()
-        return CacheStats(**attrs.asdict(self._counters), age=age, **shared)
+        born = self._born
+        age = None if born is None else self._clock.monotonic() - born
+        return CacheStats(**attrs.asdict(self._counters), age=age)
 
     async def aclose(self) -> None:
         """Cancel every fetch still running (invalidated ones too) and refuse further use."""
@@ -192,8 +266,6 @@ class GameListCache:
             task.cancel()
         if running:
             await asyncio.wait(running)
-        if self._shared is not None:
-            await self._shared.aclose()
 
     # -- internals ------------------------------------------------------------------------
 
@@ -204,92 +276,73 @@ class GameListCache:
 
     def _start(self, fetch: Fetch, *, background: bool, refresh: bool) -> asyncio.Task[GameList]:
         # Called with no await since the caller saw no flight: exactly one task per flight.
-        generation = self._generation
-        if self._shared is not None:
-            self._shared.start(self._adopt)
         task = asyncio.get_running_loop().create_task(
-            self._run(fetch, generation, background, refresh)
+            self._run(fetch, self._generation, background, refresh)
         )
         self._flight = task
         self._running.add(task)
-        task.add_done_callback(self._forget)
+        task.add_done_callback(self._forget_task)
         return task
 
     async def _run(
         self, fetch: Fetch, generation: int, background: bool, refresh: bool
     ) -> GameList:
-        shared = self._shared
+        held = self._entries.get(_KEY)
         try:
-            if shared is None:
-                value = await fetch()
-                age, version = 0.0, None
-            else:
-                have = self._last.version if self._last is not None else None
-                loaded = await shared.load(
-                    fetch, have=have, background=background, force=refresh
-                )
-                value, age, version = loaded.value, shared.age(loaded), loaded.version
-        except FleetBackingOff as pause:  # only a background refresh: a stale list exists
+            loaded = await self._load(
+                fetch,
+                have=None if held is None else held.version,
+                background=background,
+                refresh=refresh,
+            )
+        except LoadDeferred as pause:  # only a background refresh: a stale list is served
             self._retry_not_before = self._clock.monotonic() + pause.seconds
-            if self._last is None:
+            if held is None:
                 raise
-            return self._last.value
+            return held.value
         except Exception as error:  # not only GameApiError: a bug in a middleware counts too
             self._counters.errors += 1
             if generation == self._generation:
                 self._after_failure(error, background)
             raise
         if generation == self._generation:
-            self._store(value, age=age, version=version)
-        return value
+            self._keep(loaded.value, loaded.age, loaded.version)
+        return loaded.value
 
-    def _store(self, value: GameList, *, age: float = 0.0, version: str | None = None) -> None:
-        now = self._clock.monotonic()
-        born = now - age
+    def _keep(self, value: GameList, age: float, version: str | None) -> None:
+        born = self._clock.monotonic() - age
+        self._born = born
         ttl = self._ttl or 0.0
-        # Without a TTL the entry only dates the list (``age``); it is never served.
+        # Without a TTL nothing is kept (its time-to-use is over at once); ``_born`` still
+        # dates the list for ``stats().age``.
         stale_until = born + max(self._max_stale, ttl) if ttl else born
-        self._last = _Entry(value, born, born + ttl, stale_until, version)
+        self._entries[_KEY] = _Entry(value, born + ttl, stale_until, version)
         if age < ttl:
             self._retry_not_before = float("-inf")
-
-    def _adopt(self, loaded: Loaded | None) -> None:
-        """A list another process wrote (``None``: the fleet dropped the list)."""
-        if self._closed:
-            return
-        if loaded is None:
-            self._forget_list()
-        elif self._shared is not None:
-            self._store(loaded.value, age=self._shared.age(loaded), version=loaded.version)
-
-    def _forget_list(self) -> None:
-        self._generation += 1
-        self._last = None
-        self._flight = None
 
     def _after_failure(self, error: Exception, background: bool) -> None:
         if not background:
             return  # the waiters get the error
-        if not isinstance(error, GameApiError):
-            # A bug (in a user middleware, say): nobody awaits a background refresh, so log
-            # it with its traceback, and treat it as not transient.
-            self._last = None
-            logger.error(
-                "refreshing the game list failed with an unexpected %s; dropping the cached "
-                "list", type(error).__name__, exc_info=error,
-            )
-        elif is_transient(error):
-            self._retry_not_before = self._clock.monotonic() + self._rng.uniform(*ERROR_BACKOFF)
+        if is_outage(error):
+            self._retry_not_before = self._clock.monotonic() + outage_backoff(self._rng)
             logger.warning(
                 "refreshing the game list failed (%s); serving the cached list, %.0f s old",
                 error, self.stats().age or 0.0,
             )
-        else:
-            # Misconfiguration, not an outage: stop hiding it behind the stale list.
-            self._last = None
+            return
+        # Misconfiguration, or a bug (in a user middleware, say): stop hiding it behind the
+        # stale list. Nobody awaits a background refresh, so a bug is logged with its traceback.
+        self._entries.clear()
+        self._born = None
+        if isinstance(error, GameApiError):
             logger.error("refreshing the game list failed (%s); dropping the cached list", error)
+        else:
+            logger.error(
+                "refreshing the game list failed with an unexpected %s; dropping the cached "
+                "list", type(error).__name__, exc_info=error,
+            )
 
-    def _forget(self, task: asyncio.Task[GameList]) -> None:
+    def _forget_task(self, task: asyncio.Task[GameList]) -> None:
         self._running.discard(task)
         if self._flight is task:
             self._flight = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Collection, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal, overload
 from urllib.parse import urlsplit
 
 from ._errors import InvalidParameterError
@@ -96,13 +96,29 @@ def check_api_token(api_token: object) -> str:
     return api_token
 
 
-def check_seconds(field: str, value: object, *, allow_none: bool = True) -> float | None:
+@overload
+def check_seconds(
+    field: str, value: object, *, allow_none: Literal[False], allow_zero: bool = False
+) -> float: ...
+@overload
+def check_seconds(
+    field: str, value: object, *, allow_none: bool = True, allow_zero: bool = False
+) -> float | None: ...
+def check_seconds(
+    field: str, value: object, *, allow_none: bool = True, allow_zero: bool = False
+) -> float | None:
+    """The one check of a duration setting: a finite int or float (never a bool) above 0
+    (or at 0 with ``allow_zero``); ``None`` passes when ``allow_none`` (no limit)."""
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise InvalidParameterError(field, f"must be a positive number of seconds, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (
+        value >= 0 if allow_zero else value > 0  # NaN fails both
+    ):
+        wanted = "a number of seconds >= 0" if allow_zero else "a positive number of seconds"
+        raise InvalidParameterError(field, f"must be {wanted}, got {value!r}")
     if value == float("inf"):
-        raise InvalidParameterError(field, "must be finite; pass None for no limit")
+        hint = "; pass None for no limit" if allow_none else ""
+        raise InvalidParameterError(field, f"must be finite{hint}")
     return float(value)
 
 

@@ -7,14 +7,14 @@ from typing import Any
 
 import attrs
 
+from ._config import check_seconds
 from ._errors import InvalidParameterError
 
 __all__ = ["RetryPolicy"]
 
 
 def _check_positive(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:  # NaN
-        raise InvalidParameterError(f"retry.{attribute.name}", f"must be >= 0, got {value!r}")
+    check_seconds(f"retry.{attribute.name}", value, allow_none=False, allow_zero=True)
 
 
 def _check_attempts(instance: object, attribute: attrs.Attribute[Any], value: int) -> None:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import gameapi_async as ga
-from gameapi_async._protocol import RawResponse, decipher, parse_http_date, parse_retry_after
+from gameapi_async._protocol import RawResponse, parse_http_date, parse_response, parse_retry_after
 
 MOMENT = 784_111_777.0  # Sun, 06 Nov 1994 08:49:37 GMT, RFC 9110's example
 FORMS = {
@@ -27,7 +27,7 @@ def test_retry_after_as_a_date_in_every_form(form: str) -> None:
     assert parse_retry_after(FORMS[form], now=MOMENT - 30) == 30.0
     error_body = json.dumps({"status": "error", "error": "busy", "message": "m"}).encode()
     with pytest.raises(ga.ApiError) as caught:
-        decipher(RawResponse(503, error_body, date=FORMS["imf-fixdate"].replace("37", "07"),
+        parse_response(RawResponse(503, error_body, date=FORMS["imf-fixdate"].replace("37", "07"),
                              retry_after=FORMS[form]), now=0.0)
     assert caught.value.retry_after == 30.0  # measured from the answer's own Date
 
@@ -35,10 +35,10 @@ def test_retry_after_as_a_date_in_every_form(form: str) -> None:
 @pytest.mark.parametrize("form", FORMS)
 def test_date_header_in_every_form_gives_the_server_time(form: str) -> None:
     body = json.dumps({"status": "success", "content": {"url": "https://x/"}}).encode()
-    assert decipher(RawResponse(200, body, date=FORMS[form]), now=0.0).server_time == MOMENT
+    assert parse_response(RawResponse(200, body, date=FORMS[form]), now=0.0).server_time == MOMENT
     error_body = json.dumps({"status": "error", "error": "request_expired"}).encode()
     with pytest.raises(ga.RequestExpiredError) as caught:
-        decipher(RawResponse(400, error_body, date=FORMS[form]), now=0.0)
+        parse_response(RawResponse(400, error_body, date=FORMS[form]), now=0.0)
     assert caught.value.server_time == MOMENT
 
 

@@ -582,15 +582,15 @@ EXTRA_SUCCESS_SHAPES = [
     [(status, body) for _, status, body, _, _ in CORPUS]
     + [(status, body) for body in EXTRA_SUCCESS_SHAPES for status in (200, 201, 500)],
 )
-def test_success_first_decipher_decides_as_the_full_path(
+def test_success_first_parse_decides_as_the_full_path(
     status: int, body: bytes, retry_after: str | None, date: str | None
 ) -> None:
     # The quick look for a well-formed success may never accept what the step-by-step path
     # refuses, nor change any error it raises.
-    from gameapi_async._protocol import RawResponse, _decipher_fully, decipher
+    from gameapi_async._protocol import RawResponse, _parse_response_fully, parse_response
 
     response = RawResponse(status, body, date, retry_after)
-    assert _verdict(decipher, response) == _verdict(_decipher_fully, response)
+    assert _verdict(parse_response, response) == _verdict(_parse_response_fully, response)
 
 
 # -- hostile answers: a typed error or a sane value, never a crash or an absurd wait -----

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final, Protocol, Self, cast
+from typing import TYPE_CHECKING, Any, Final, Protocol, Self
 
 from .._clock import Clock, SystemClock
 from .._config import check_seconds, read_env
@@ -85,8 +85,7 @@ class CallbackHandler:
                 raise TypeError(f"wallet must have an async {method}(callback) method")
         self._verifier = CallbackVerifier(agent_id=agent_id, api_token=api_token,
                                           max_body=max_body, clock=(clock or SystemClock()).time)
-        self._body_timeout = cast(float, check_seconds("body_timeout", body_timeout,
-                                                       allow_none=False))
+        self._body_timeout = check_seconds("body_timeout", body_timeout, allow_none=False)
         self._wallet = wallet
         self.asgi_app: Final = AsgiApp(self)
         on_callback = getattr(wallet, "on_callback", None)

@@ -48,8 +48,17 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess wit
         "RedisGameListStore needs the redis client: pip install 'gameapi-async[redis]'"
     ) from error
 
+from .._config import check_seconds
 from .._errors import InvalidParameterError
-from ._store import TOMBSTONE_PREFIX, Lease, Peek, Stored, StoreSettings, StoreUnavailable
+from ._store import (
+    TOMBSTONE_PREFIX,
+    Lease,
+    Peek,
+    Stored,
+    StoreSettings,
+    StoreUnavailable,
+    raise_if_cancelling,
+)
 
 __all__ = ["RedisGameListStore"]
 
@@ -192,14 +201,6 @@ def _keys(namespace: str) -> dict[str, str]:
     }
 
 
-def _positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise InvalidParameterError(name, f"must be seconds > 0, got {value!r}")
-    if value != value or value == float("inf"):
-        raise InvalidParameterError(name, f"must be finite seconds, got {value!r}")
-    return float(value)
-
-
 class RedisGameListStore:
     """A game list shared by every process of a fleet, kept in Redis.
 
@@ -244,12 +245,12 @@ class RedisGameListStore:
         max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.settings = StoreSettings(
-            lease=_positive("lease", lease),
-            poll_interval=_positive("poll_interval", poll_interval),
-            lock_wait=_positive("lock_wait", lock_wait),
+            lease=check_seconds("lease", lease, allow_none=False),
+            poll_interval=check_seconds("poll_interval", poll_interval, allow_none=False),
+            lock_wait=check_seconds("lock_wait", lock_wait, allow_none=False),
             wait_step=min(0.1, lease / 4),
         )
-        self._timeout = _positive("timeout", timeout)
+        self._timeout = check_seconds("timeout", timeout, allow_none=False)
         if (isinstance(max_connections, bool) or not isinstance(max_connections, int)
                 or max_connections < 1):
             raise InvalidParameterError(
@@ -368,11 +369,7 @@ class RedisGameListStore:
                 async with asyncio.timeout(self._timeout):
                     result = await command()
             except _STORE_ERRORS as error:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    # redis-py turned our cancellation into a connection error: a client
-                    # closing, not Redis failing (no WARNING, no rest for the other clients).
-                    raise asyncio.CancelledError from None
+                raise_if_cancelling()  # a client closing, not Redis failing: no WARNING, no rest
                 fix = _misconfiguration(error)
                 if fix is not None:
                     self._misconfigured(error, fix)

@@ -12,16 +12,37 @@ must never become a caller's failure while the platform answers.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["GameListStore", "Lease", "Peek", "StoreSettings", "StoreUnavailable", "Stored"]
+from .._clock import Clock, SystemClock
+
+__all__ = [
+    "GameListStore",
+    "Lease",
+    "Peek",
+    "StoreSettings",
+    "StoreUnavailable",
+    "Stored",
+    "raise_if_cancelling",
+]
 
 
 class StoreUnavailable(Exception):
     """The store could not answer (down, slow, or resting after a failure); fetch alone."""
+
+
+def raise_if_cancelling() -> None:
+    """Called where a store error is caught: when the current task is being cancelled, raise
+    the cancellation instead. redis-py can turn a cancellation (a ``close()``) into a
+    connection error; taking that for the store failing would start work nobody wants (a
+    fetch of its own, a lease renewed for ever, a WARNING about an outage)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 @attrs.frozen
@@ -64,6 +85,9 @@ class StoreSettings:
     poll_interval: float  # seconds between version checks of a process holding a list
     lock_wait: float  # the longest a caller waits for another process's fetch
     wait_step: float  # seconds between looks while waiting for another process's fetch
+    # What leases run on: the fleet logic times its waits, renewals and lock-wait deadline
+    # with it (real time for Redis, whose leases expire in real time; injectable for tests).
+    clock: Clock = attrs.field(factory=SystemClock)
 
 
 TOMBSTONE_PREFIX = "x"  # a version starting with this marks a list dropped fleet-wide

@@ -1,0 +1,381 @@
+"""The fleet logic on the in-memory store (``fleet/_memory.py``), no Redis: clients given one
+``MemoryGameListStore`` stand for processes sharing a store, a ``ManualClock`` moves only
+when a test says (leases, back-offs, ages, polls), and the upstream is a counting transport.
+What only Redis does stays tested on a real redis-server (test_shared_list*.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+import gameapi_async as ga
+from gameapi_async import GameApiClient, RetryPolicy
+from gameapi_async._protocol import RawResponse, SignedRequest
+from gameapi_async.fleet._memory import MemoryGameListStore
+from gameapi_async.fleet._shared_list import namespace_for
+
+from ..support import AGENT_ID, API_TOKEN, BASE_URL, closing_clients, failure, game_list_body
+from .support import eventually
+
+TTL = 600.0
+LEASE = 10.0
+NAMESPACE = namespace_for(BASE_URL, AGENT_ID)
+
+
+class ManualClock:
+    """Wall and monotonic time that move only through :meth:`advance`; a sleep waits until
+    the clock has moved past its end (no sleep ever ends by itself)."""
+
+    def __init__(self) -> None:
+        self.wall, self.mono = 1_700_000_000.0, 1_000.0
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
+
+    def time(self) -> float:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        entry = (self.mono + seconds, asyncio.get_running_loop().create_future())
+        self._sleepers.append(entry)
+        try:
+            await entry[1]
+        finally:
+            self._sleepers.remove(entry)
+
+    def advance(self, seconds: float) -> None:
+        self.wall += seconds
+        self.mono += seconds
+        for until, woken in self._sleepers:
+            if until <= self.mono and not woken.done():
+                woken.set_result(None)
+
+
+class Upstream:
+    """The platform behind a transport: counts list requests, answers a fresh request id
+    each time, can hold answers at a gate or fail them with an HTTP status."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.gate: asyncio.Event | None = None
+        self.status = 200
+        self.ids = list(range(1, 6))
+
+    async def send(self, request: SignedRequest, timeouts: object) -> RawResponse:
+        self.requests += 1
+        number = self.requests
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.status == 503:
+            return RawResponse(503, json.dumps(failure("service_unavailable")).encode())
+        if self.status == 403:
+            return RawResponse(403, json.dumps(failure("invalid_signature")).encode())
+        return RawResponse(200, game_list_body(self.ids, f"rid-{number}"))
+
+    async def aclose(self) -> None:
+        pass
+
+
+MakeClient = Callable[..., GameApiClient]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def upstream() -> Upstream:
+    return Upstream()
+
+
+@pytest.fixture
+def store(clock: ManualClock) -> MemoryGameListStore:
+    return MemoryGameListStore(clock=clock, lease=LEASE, poll_interval=5.0, lock_wait=40.0)
+
+
+@pytest.fixture
+async def process(
+    clock: ManualClock, upstream: Upstream, store: MemoryGameListStore
+) -> AsyncIterator[MakeClient]:
+    """One client per call, each standing for a process of the fleet."""
+    async with closing_clients(
+        base_url=BASE_URL, agent_id=AGENT_ID, api_token=API_TOKEN, transport=upstream,
+        retry=RetryPolicy.disabled(), clock=clock, games_store=store, games_ttl=TTL,
+    ) as factory:
+        yield factory
+
+
+def total(clients: list[GameApiClient], counter: str) -> int:
+    return sum(getattr(c.cache_stats(), counter) for c in clients)
+
+
+async def test_a_fleet_stampede_makes_one_upstream_request(
+    process: MakeClient, upstream: Upstream
+) -> None:
+    upstream.gate = asyncio.Event()
+    clients = [process() for _ in range(4)]
+    calls = [asyncio.ensure_future(c.list_games()) for c in clients for _ in range(50)]
+    await eventually(lambda: total(clients, "lock_waits") == 3, "three processes to wait")
+    upstream.gate.set()
+    results = await asyncio.gather(*calls)
+    assert upstream.requests == 1
+    assert {r.request_id for r in results} == {"rid-1"}
+    assert total(clients, "shared_hits") >= 3  # taken by the waiters (the watchers may too)
+
+
+async def test_a_list_written_elsewhere_is_pushed_into_the_near_cache(
+    process: MakeClient, upstream: Upstream
+) -> None:
+    first, second = process(), process()
+    await first.list_games()
+    await second.list_games()  # taken from the store
+    await second.list_games(refresh=True)  # a new list, written for the fleet
+    await eventually(lambda: first.cache_stats().shared_hits == 1, "the pick-up")
+    assert (await first.list_games()).request_id == "rid-2"
+    assert upstream.requests == 2
+
+
+async def test_past_the_ttl_the_stale_list_is_served_and_one_process_refreshes(
+    process: MakeClient, upstream: Upstream, clock: ManualClock
+) -> None:
+    clients = [process() for _ in range(3)]
+    for client in clients:
+        assert (await client.list_games()).request_id == "rid-1"
+    clock.advance(TTL + 1)
+    for client in clients:
+        assert (await client.list_games()).request_id == "rid-1"  # stale, at once
+    await eventually(
+        lambda: all(c.cache_stats().age == 0 for c in clients), "the refreshed list everywhere"
+    )
+    assert upstream.requests == 2
+    assert {(await c.list_games()).request_id for c in clients} == {"rid-2"}
+
+
+async def test_a_holder_that_vanished_is_taken_over_after_its_lease(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore, clock: ManualClock
+) -> None:
+    assert await store.acquire(NAMESPACE, "a-process-that-died") is not None
+    waiter = process()
+    call = asyncio.ensure_future(waiter.list_games())
+    await eventually(lambda: waiter.cache_stats().lock_waits == 1, "the wait")
+    assert upstream.requests == 0  # nobody fetches while the lease lives
+    clock.advance(LEASE + 0.2)
+    assert (await call).request_id == "rid-1"
+    assert (waiter.cache_stats().takeovers, upstream.requests) == (1, 1)
+
+
+async def test_a_waiter_fetches_itself_after_lock_wait_rather_than_hang(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore, clock: ManualClock
+) -> None:
+    lease = await store.acquire(NAMESPACE, "a-process-stuck-for-ever")
+    assert lease is not None
+    waiter = process()
+    call = asyncio.ensure_future(waiter.list_games())
+    await eventually(lambda: waiter.cache_stats().lock_waits == 1, "the wait")
+    for _ in range(5):  # the stuck holder keeps renewing; the waiter gives up at lock_wait
+        clock.advance(LEASE / 2)
+        assert await store.renew(NAMESPACE, lease)
+        await asyncio.sleep(0)
+    assert not call.done()
+    while not call.done():
+        clock.advance(LEASE / 2)
+        await store.renew(NAMESPACE, lease)
+        await asyncio.sleep(0.01)
+    assert (await call).request_id == "rid-1"
+    assert waiter.cache_stats().takeovers == 0
+
+
+async def test_invalidate_is_fleet_wide_and_fences_out_a_fetch_in_flight(
+    process: MakeClient, upstream: Upstream
+) -> None:
+    holder, other = process(), process()
+    await holder.list_games()
+    await other.list_games()
+    upstream.gate = asyncio.Event()
+    refreshing = asyncio.ensure_future(holder.list_games(refresh=True))
+    await eventually(lambda: upstream.requests == 2, "the refresh to be in flight")
+    other.invalidate_games()
+    await eventually(lambda: holder.cache_stats().age is None, "the holder to forget")
+    upstream.gate.set()
+    assert (await refreshing).request_id == "rid-2"  # its caller gets it...
+    assert (await other.list_games()).request_id == "rid-3"  # ...the fleet does not keep it
+    assert upstream.requests == 3
+
+
+async def test_a_definite_failure_drops_the_list_fleet_wide(
+    process: MakeClient, upstream: Upstream, clock: ManualClock
+) -> None:
+    refresher, other = process(), process()
+    await refresher.list_games()
+    await other.list_games()
+    upstream.status = 403
+    clock.advance(TTL + 1)
+    await refresher.list_games()  # stale: its background refresh is refused
+    await eventually(
+        lambda: other.cache_stats().age is None and refresher.cache_stats().age is None,
+        "every process to forget the list",
+    )
+
+
+async def test_the_waiters_of_a_failed_background_refresh_keep_the_fleet_back_off(
+    process: MakeClient, upstream: Upstream, clock: ManualClock
+) -> None:
+    clients = [process() for _ in range(4)]
+    for client in clients:
+        await client.list_games()
+    upstream.status, upstream.gate = 503, asyncio.Event()
+    clock.advance(TTL + 1)
+    for client in clients:
+        assert (await client.list_games()).request_id == "rid-1"
+    await eventually(lambda: total(clients, "lock_waits") == 3, "three processes to wait")
+    upstream.gate.set()
+    await eventually(lambda: total(clients, "errors") == 1, "the failed refresh")
+    clock.advance(1)  # the waiters look again: back-off, not a fetch each
+    await eventually(lambda: not any(_refreshing(c) for c in clients), "the refreshes to end")
+    assert upstream.requests == 2
+    for client in clients:
+        assert (await client.list_games()).request_id == "rid-1"  # still served, stale
+    assert upstream.requests == 2
+
+
+async def test_an_invalidation_the_store_missed_is_written_when_it_answers(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore, clock: ManualClock
+) -> None:
+    caller, other = process(), process()
+    await caller.list_games()
+    await other.list_games()
+    store.available = False
+    caller.invalidate_games()
+    await eventually(lambda: caller.cache_stats().store_errors >= 1, "the failed drop")
+    assert (await caller.list_games()).request_id == "rid-2"  # alone, never the dropped one
+    store.available = True
+    clock.advance(1)  # the watcher's catch-up
+    await eventually(lambda: other.cache_stats().age is None, "the other process to forget")
+    peek = await store.peek(NAMESPACE)
+    assert (peek.version or "").startswith("x")  # the tombstone
+
+
+async def test_a_memory_store_checks_its_settings() -> None:
+    from gameapi_async import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="lease"):
+        MemoryGameListStore(lease=0)
+
+
+def _refreshing(client: GameApiClient) -> bool:
+    """Whether the client's cache still runs a fetch (read off its task set: the only
+    observable end of a refresh that raised nothing)."""
+    games: Any = client._parts.games
+    return bool(games.cache._running)
+
+
+async def test_a_refresh_invalidated_while_the_store_failed_is_never_shared(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore, clock: ManualClock
+) -> None:
+    caller = process()
+    await caller.list_games()
+    store.available = False
+    upstream.gate = asyncio.Event()
+    refreshing = asyncio.ensure_future(caller.list_games(refresh=True))
+    await eventually(lambda: upstream.requests == 2, "the refresh, fetched alone")
+    caller.invalidate_games()  # while that fetch runs: its list must reach nobody
+    upstream.gate.set()
+    assert (await refreshing).request_id == "rid-2"
+    store.available = True
+    clock.advance(1)
+    await eventually(lambda: caller.cache_stats().store_errors >= 1, "the failed drop")
+
+    async def tombstone() -> bool:
+        peek = await store.peek(NAMESPACE)
+        return (peek.version or "").startswith("x")
+
+    for _ in range(3):  # the catch-up writes the drop, and nothing after it
+        clock.advance(1)
+        await asyncio.sleep(0.01)
+    assert await tombstone()
+
+
+async def test_a_list_taken_from_the_store_keeps_its_age_and_goes_stale_on_time(
+    process: MakeClient, upstream: Upstream, clock: ManualClock
+) -> None:
+    writer, reader = process(), process()
+    await writer.list_games()
+    clock.advance(TTL / 2)
+    assert (await reader.list_games()).request_id == "rid-1"  # from the store, half its TTL old
+    assert reader.cache_stats().age == TTL / 2
+    clock.advance(TTL / 2 + 1)  # past the TTL counted from the fetch, not from the read
+    await reader.list_games()
+    assert reader.cache_stats().refreshes == 1
+
+
+async def test_a_slow_holder_renews_its_lease_so_nobody_fetches_twice(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore, clock: ManualClock
+) -> None:
+    upstream.gate = asyncio.Event()
+    holder, waiter = process(), process()
+    fetching = asyncio.ensure_future(holder.list_games())
+    await eventually(lambda: upstream.requests == 1, "the holder's fetch")
+    waiting = asyncio.ensure_future(waiter.list_games())
+    await eventually(lambda: waiter.cache_stats().lock_waits == 1, "the wait")
+    for _ in range(12):  # four leases: the holder renews every third of one
+        clock.advance(LEASE / 4)
+        await asyncio.sleep(0.01)
+        assert (await store.peek(NAMESPACE)).locked
+    upstream.gate.set()
+    assert (await fetching).request_id == (await waiting).request_id == "rid-1"
+    assert (upstream.requests, waiter.cache_stats().takeovers) == (1, 0)
+
+
+async def test_a_holder_closed_mid_fetch_gives_the_lock_back_at_once(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore
+) -> None:
+    upstream.gate = asyncio.Event()
+    holder = process()
+    fetching = asyncio.ensure_future(holder.list_games())
+    await eventually(lambda: upstream.requests == 1, "the holder's fetch")
+    assert (await store.peek(NAMESPACE)).locked
+    await holder.close()
+    with pytest.raises(ga.ClientClosedError):
+        await fetching
+    assert not (await store.peek(NAMESPACE)).locked  # no lease to wait out
+
+
+async def test_a_refresh_fetched_while_the_store_failed_becomes_the_fleets_list(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore, clock: ManualClock
+) -> None:
+    caller, other = process(), process()
+    await caller.list_games()
+    await other.list_games()
+    store.available = False
+    assert (await caller.list_games(refresh=True)).request_id == "rid-2"
+    store.available = True
+    clock.advance(1)  # the catch-up writes it; the other process picks it up
+    await eventually(lambda: other.cache_stats().shared_hits == 2, "the pick-up")
+    assert (await other.list_games()).request_id == "rid-2"
+    assert upstream.requests == 2
+
+
+async def test_closing_with_an_invalidation_the_store_never_took_says_so(
+    process: MakeClient, store: MemoryGameListStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caller = process()
+    await caller.list_games()
+    store.available = False
+    caller.invalidate_games()
+    await eventually(lambda: caller.cache_stats().store_errors >= 1, "the failed drop")
+    with caplog.at_level(logging.WARNING, "gameapi_async.store"):
+        await caller.close()
+    assert [r.getMessage() for r in caplog.records] == [
+        "closing before the shared game-list store answered again: an invalidation never "
+        "reached the other processes"
+    ]
