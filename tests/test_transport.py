@@ -157,11 +157,9 @@ def test_client_timeouts_are_reused_and_their_cache_stays_bounded() -> None:
 
 # -- TLS: verification on by default; a private CA through an ssl context ----------------
 
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is missing")
-
-
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    assert shutil.which("openssl"), "install openssl (apt-get install openssl); .ci/run does"
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
@@ -189,7 +187,6 @@ async def https_url(certificate: tuple[Path, Path]) -> AsyncIterator[str]:
         yield url
 
 
-@needs_openssl
 async def test_an_untrusted_certificate_is_refused_by_default(https_url: str) -> None:
     async with GameApiClient(base_url=https_url, agent_id=1, api_token="t",
                              retry=RetryPolicy.disabled()) as client:
@@ -198,7 +195,6 @@ async def test_an_untrusted_certificate_is_refused_by_default(https_url: str) ->
     assert "certificate" in str(caught.value).lower() or "ssl" in str(caught.value).lower()
 
 
-@needs_openssl
 async def test_a_private_ca_is_trusted_through_an_ssl_context(
     https_url: str, certificate: tuple[Path, Path]
 ) -> None:
