@@ -14,6 +14,7 @@ import aiohttp
 import attrs
 
 from ._binding import LoopBinding
+from ._breaker import Circuit, CircuitBreaker, CircuitBreakerMiddleware
 from ._cache import CacheStats, GameListCache
 from ._clock import Clock, SystemClock
 from ._config import (
@@ -79,6 +80,14 @@ def _check_retry(retry: object) -> RetryPolicy:
     if not isinstance(retry, RetryPolicy):
         raise InvalidParameterError("retry", f"must be a RetryPolicy, got {type(retry).__name__}")
     return retry
+
+
+def _check_breaker(breaker: object) -> CircuitBreaker | None:
+    if breaker is None or isinstance(breaker, CircuitBreaker):
+        return breaker
+    raise InvalidParameterError(
+        "breaker", f"must be a CircuitBreaker or None, got {type(breaker).__name__}"
+    )
 
 
 def _check_hooks(on_event: object) -> tuple[EventHook, ...]:
@@ -214,6 +223,9 @@ class GameApiClient:
         transport: a custom transport (tests, other HTTP stacks); replaces ``session``.
         telemetry: a ``gameapi_async.otel.Telemetry`` for OpenTelemetry spans and metrics
             (the ``otel`` extra); without it nothing of OpenTelemetry is imported.
+        breaker: a ``CircuitBreaker``: after a run of transient failures, calls fail at once
+            with ``CircuitOpenError`` until a probe gets through (default ``None``: off).
+            With ``games_store`` the circuit and the retry budget are shared by the fleet.
     """
 
     __slots__ = ("_options", "_shared")
@@ -240,6 +252,7 @@ class GameApiClient:
         rng: random.Random | None = None,
         transport: Transport | None = None,
         telemetry: Telemetry | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         agent_id = validate_positive_int("agent_id", agent_id)
@@ -284,7 +297,11 @@ class GameApiClient:
         # the caller's own go through ``compose``, exactly as documented.
         retrier = RetryMiddleware(clock=clock, rng=rng, hooks=call_hooks)
         observer = AttemptObserver(clock=clock, hooks=hooks)
-        builtins = skew._bind_next(retrier._bind_next(observer._bind_next(attempt)))
+        observed = observer._bind_next(attempt)
+        if (breaker := _check_breaker(breaker)) is not None:  # refuses attempts while open
+            circuit = Circuit(breaker, clock=clock, hooks=call_hooks)
+            observed = CircuitBreakerMiddleware(circuit)._bind_next(observed)
+        builtins = skew._bind_next(retrier._bind_next(observed))
         store = _check_store(games_store)
         games_ttl = check_seconds("games_ttl", games_ttl or None)
         max_stale = _check_max_stale(games_max_stale)

@@ -1,0 +1,239 @@
+"""CircuitBreaker: after a run of transient failures, fail at once; a probe closes or reopens."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aioresponses import aioresponses
+from yarl import URL
+
+import gameapi_async as ga
+from gameapi_async import CircuitBreaker, GameApiClient, RetryPolicy
+from gameapi_async._protocol import RawResponse
+
+from .support import BASE_URL, PLAYER, FakeClock, ScriptedTransport, failure, success
+
+DEMO_URL = f"{BASE_URL}/api/games/get_game_link_demo"
+LINK = success({"url": "https://play.example/x"})
+SINGLE = RetryPolicy.disabled()
+
+MakeClient = Callable[..., GameApiClient]
+
+
+def json_body(envelope: dict[str, Any]) -> bytes:
+    return json.dumps(envelope).encode()
+
+
+class HeldTransport(ScriptedTransport):
+    """Tells when a request reaches the gate."""
+
+    def __init__(self, *answers: ga.GameApiError) -> None:
+        super().__init__(RawResponse(200, json_body(LINK)))
+        self.answers.extend(answers)
+        self.held = asyncio.Event()
+
+    async def send(self, request: Any, timeouts: object) -> RawResponse:
+        if self.gate is not None:
+            self.held.set()
+        return await super().send(request, timeouts)
+
+
+def sent(mock: aioresponses) -> int:
+    return len(mock.requests.get(("POST", URL(DEMO_URL)), []))
+
+
+async def fail(client: GameApiClient, times: int = 1) -> list[ga.GameApiError]:
+    errors = []
+    for _ in range(times):
+        with pytest.raises(ga.GameApiError) as raised:
+            await client.get_game_link_demo(**PLAYER)
+        errors.append(raised.value)
+    return errors
+
+
+def breaking(make_client: MakeClient, **overrides: Any) -> tuple[GameApiClient, list[ga.Event]]:
+    events: list[ga.Event] = []
+    settings: dict[str, Any] = {
+        "breaker": CircuitBreaker(failure_threshold=3, cool_down=5.0),
+        "retry": SINGLE, "games_ttl": 0, "on_event": events.append,
+    }
+    return make_client(**(settings | overrides)), events
+
+
+def changes(events: list[ga.Event]) -> list[tuple[str, str]]:
+    return [(e.state, e.reason) for e in events if isinstance(e, ga.CircuitChanged)]
+
+
+async def test_a_run_of_transient_failures_opens_the_circuit(
+    mock: aioresponses, make_client: MakeClient
+) -> None:
+    client, events = breaking(make_client)
+    mock.post(DEMO_URL, status=503, payload=failure("down"), repeat=True)
+    assert all(e.http_status == 503 for e in await fail(client, 3))
+    (refused,) = await fail(client)
+    assert isinstance(refused, ga.CircuitOpenError)
+    assert isinstance(refused, ga.TransportError)
+    assert ga._errors.is_transient(refused)
+    assert refused.next_probe_in == 5.0
+    assert sent(mock) == 3  # the refused call sent nothing
+    assert changes(events) == [("open", "failures")]
+
+
+async def test_after_the_cool_down_one_probe_closes_it(
+    mock: aioresponses, make_client: MakeClient, clock: FakeClock
+) -> None:
+    client, events = breaking(make_client)
+    for _ in range(3):
+        mock.post(DEMO_URL, status=503, payload=failure("down"))
+    mock.post(DEMO_URL, payload=LINK, repeat=True)
+    await fail(client, 3)
+    clock.advance(4.0)
+    (refused,) = await fail(client)
+    assert isinstance(refused, ga.CircuitOpenError)
+    assert refused.next_probe_in == pytest.approx(1.0)
+    clock.advance(1.0)
+    for _ in range(3):
+        await client.get_game_link_demo(**PLAYER)
+    assert sent(mock) == 6
+    assert changes(events) == [
+        ("open", "failures"), ("half_open", "cool_down"), ("closed", "probe_succeeded"),
+    ]
+
+
+async def test_a_failed_probe_opens_it_for_another_cool_down(
+    mock: aioresponses, make_client: MakeClient, clock: FakeClock
+) -> None:
+    client, events = breaking(make_client)
+    mock.post(DEMO_URL, status=503, payload=failure("down"), repeat=True)
+    await fail(client, 3)
+    clock.advance(5.0)
+    (probe,) = await fail(client)
+    assert probe.http_status == 503  # the probe was sent and failed
+    (refused,) = await fail(client)
+    assert isinstance(refused, ga.CircuitOpenError)
+    assert refused.next_probe_in == 5.0
+    assert sent(mock) == 4
+    assert changes(events) == [
+        ("open", "failures"), ("half_open", "cool_down"), ("open", "probe_failed"),
+    ]
+
+
+@pytest.mark.parametrize(("status", "code"), [
+    (403, "invalid_signature"), (404, "game_not_found"), (422, "validation_error"),
+])
+async def test_a_definite_answer_never_opens_it(
+    mock: aioresponses, make_client: MakeClient, status: int, code: str
+) -> None:
+    client, events = breaking(make_client)
+    mock.post(DEMO_URL, status=status, payload=failure(code), repeat=True)
+    errors = await fail(client, 10)
+    assert not any(isinstance(e, ga.CircuitOpenError) for e in errors)
+    assert sent(mock) == 10
+    assert changes(events) == []
+
+
+async def test_an_answer_breaks_the_run(mock: aioresponses, make_client: MakeClient) -> None:
+    client, events = breaking(make_client)
+    for _ in range(5):
+        mock.post(DEMO_URL, status=503, payload=failure("down"))
+        mock.post(DEMO_URL, status=503, payload=failure("down"))
+        mock.post(DEMO_URL, status=404, payload=failure("game_not_found"))
+    errors = await fail(client, 15)
+    assert not any(isinstance(e, ga.CircuitOpenError) for e in errors)
+    assert changes(events) == []
+
+
+async def test_the_retry_of_a_call_counts_and_stops_at_an_open_circuit(
+    mock: aioresponses, make_client: MakeClient
+) -> None:
+    client, _ = breaking(make_client, retry=RetryPolicy(attempts=4))
+    mock.post(DEMO_URL, status=503, payload=failure("down"), repeat=True)
+    (error,) = await fail(client)
+    assert isinstance(error, ga.CircuitOpenError)  # the fourth attempt was refused
+    assert sent(mock) == 3
+    (again,) = await fail(client)
+    assert isinstance(again, ga.CircuitOpenError)
+    assert sent(mock) == 3  # not retried: nothing sent
+
+
+async def test_while_the_probe_is_out_the_others_are_refused(clock: FakeClock) -> None:
+    down = ga.NetworkError("refused")
+    transport = HeldTransport(down, down, down)
+    client = GameApiClient(base_url=BASE_URL, agent_id=1, api_token="t", clock=clock,
+                           transport=transport, retry=SINGLE, games_ttl=0,
+                           breaker=CircuitBreaker(failure_threshold=3, cool_down=5.0))
+    async with client:
+        await fail(client, 3)
+        clock.advance(5.0)
+        transport.gate = asyncio.Event()
+        probe = asyncio.create_task(client.get_game_link_demo(**PLAYER))
+        await asyncio.wait_for(transport.held.wait(), 30)
+        (refused,) = await fail(client)
+        assert isinstance(refused, ga.CircuitOpenError)
+        assert refused.next_probe_in == 0.0
+        transport.gate.set()
+        assert (await probe).url == "https://play.example/x"
+        await client.get_game_link_demo(**PLAYER)
+        assert len(transport.sent) == 5
+
+
+async def test_a_cancelled_probe_hands_the_turn_on(clock: FakeClock) -> None:
+    down = ga.NetworkError("refused")
+    transport = HeldTransport(down, down)
+    client = GameApiClient(base_url=BASE_URL, agent_id=1, api_token="t", clock=clock,
+                           transport=transport, retry=SINGLE, games_ttl=0,
+                           breaker=CircuitBreaker(failure_threshold=2, cool_down=5.0))
+    async with client:
+        await fail(client, 2)
+        clock.advance(5.0)
+        transport.gate = asyncio.Event()
+        probe = asyncio.create_task(client.get_game_link_demo(**PLAYER))
+        await asyncio.wait_for(transport.held.wait(), 30)
+        probe.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await probe
+        transport.gate.set()
+        assert (await client.get_game_link_demo(**PLAYER)).url == "https://play.example/x"
+
+
+async def test_one_log_line_per_change_not_per_call(
+    mock: aioresponses, make_client: MakeClient, clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client, _ = breaking(make_client)
+    mock.post(DEMO_URL, status=503, payload=failure("down"), repeat=True)
+    with caplog.at_level(logging.INFO, logger="gameapi_async"):
+        await fail(client, 50)
+    lines = [r for r in caplog.records if "circuit" in r.getMessage()]
+    assert len(lines) == 1
+    assert lines[0].levelno == logging.WARNING
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("failure_threshold", 0), ("failure_threshold", 2.0), ("failure_threshold", True),
+    ("cool_down", 0), ("cool_down", -1), ("cool_down", float("nan")), ("cool_down", "5"),
+])
+def test_bad_parameters_are_refused_naming_the_field(field: str, value: Any) -> None:
+    with pytest.raises(ga.InvalidParameterError) as raised:
+        CircuitBreaker(**{field: value})
+    assert raised.value.field == f"breaker.{field}"
+
+
+def test_the_client_refuses_anything_but_a_breaker() -> None:
+    with pytest.raises(ga.InvalidParameterError) as raised:
+        GameApiClient(base_url=BASE_URL, agent_id=1, api_token="t", breaker=20)  # type: ignore[arg-type]
+    assert raised.value.field == "breaker"
+
+
+def test_the_error_pickles_with_its_wait() -> None:
+    error = ga.CircuitOpenError("open", next_probe_in=2.5)
+    again = pickle.loads(pickle.dumps(error))
+    assert again.next_probe_in == 2.5
+    assert str(again) == "open"
+
