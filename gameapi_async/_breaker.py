@@ -83,6 +83,8 @@ class Circuit:
         self.failures = 0  # transient failures in a row
         self.open_until = 0.0  # monotonic time of the next probe, while open
         self.probing = False  # a probe attempt is on its way (half open)
+        self.clear = True  # closed, with nothing to learn from the fleet: attempts just go
+        self.resync = False  # the fleet announced a change this process has not read yet
 
     # -- the decisions -------------------------------------------------------------------
 
@@ -150,6 +152,7 @@ class Circuit:
     def change(self, state: str, reason: str) -> None:
         """Enter ``state``: one log line and one event."""
         previous, self.state = self.state, state
+        self.clear = state == CLOSED and not self.resync
         if state == OPEN:
             logger.warning(
                 "circuit open (%s): calls fail at once with CircuitOpenError for %.1f s, "
@@ -179,7 +182,7 @@ class CircuitBreakerMiddleware(ChainedMiddleware):
 
     async def _handle(self, call_next: Handler, call: Call) -> Reply:
         circuit = self._circuit
-        probe = False if circuit.state == CLOSED else await circuit.admit()
+        probe = False if circuit.clear else await circuit.admit()
         try:
             reply = await call_next(call)
         except GameApiError as error:

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import random
 import ssl as ssl_module
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn, Self
 
@@ -43,6 +43,7 @@ from ._signing import Signer
 from ._telemetry import GamesGetter, bind_telemetry
 from ._transport import AiohttpTransport, Transport
 from ._validation import validate_params, validate_positive_int
+from .fleet._resilience import fleet_resilience
 from .fleet._shared_list import SharedGameList, namespace_for
 from .fleet._store import GameListStore
 from .middleware import AttemptObserver, ClockSkewMiddleware, RetryMiddleware
@@ -155,8 +156,11 @@ class _Shared:
         self.closed = False
         self.binding = LoopBinding(self._release)
         self.closing: asyncio.Task[None] | None = None  # the one task that closes everything
+        self.on_close: list[Callable[[], None]] = []  # stop listening to the fleet's circuit
 
     async def _release(self) -> None:
+        for stop in self.on_close:
+            stop()
         try:
             await self.games.aclose()
         finally:
@@ -292,17 +296,24 @@ class GameApiClient:
             instruments = bind_telemetry(telemetry, base_url=base_url, agent_id=agent_id)
             call_hooks = (*hooks, instruments.on_event)
             attempt = instruments.wrap_attempt(sender)
+        store = _check_store(games_store)
+        # With a Redis store, the retry budget and the circuit are the fleet's.
+        fleet = None if store is None else fleet_resilience(
+            store, namespace_for(base_url, agent_id), clock
+        )
         skew = ClockSkewMiddleware(clock=clock, hooks=call_hooks)
         # The built-in middlewares are bound directly (no wrapper frame per layer and call);
         # the caller's own go through ``compose``, exactly as documented.
-        retrier = RetryMiddleware(clock=clock, rng=rng, hooks=call_hooks)
+        budgets = None if fleet is None else fleet.budgets()
+        retrier = RetryMiddleware(clock=clock, rng=rng, hooks=call_hooks, budgets=budgets)
         observer = AttemptObserver(clock=clock, hooks=hooks)
         observed = observer._bind_next(attempt)
+        circuit = None
         if (breaker := _check_breaker(breaker)) is not None:  # refuses attempts while open
-            circuit = Circuit(breaker, clock=clock, hooks=call_hooks)
+            circuit = (Circuit(breaker, clock=clock, hooks=call_hooks) if fleet is None
+                       else fleet.circuit(breaker, call_hooks))
             observed = CircuitBreakerMiddleware(circuit)._bind_next(observed)
         builtins = skew._bind_next(retrier._bind_next(observed))
-        store = _check_store(games_store)
         games_ttl = check_seconds("games_ttl", games_ttl or None)
         max_stale = _check_max_stale(games_max_stale)
         games = GameListCache(
@@ -334,6 +345,8 @@ class GameApiClient:
         )
         if instruments is not None:
             self._shared.get_games = instruments.wrap_games(games.get)
+        if circuit is not None and hasattr(circuit, "stop"):
+            self._shared.on_close.append(circuit.stop)
         self._options = options
 
     @classmethod
