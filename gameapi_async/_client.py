@@ -8,7 +8,7 @@ import random
 import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn, Self
+from typing import TYPE_CHECKING, Any, NoReturn, Self, cast
 
 import aiohttp
 import attrs
@@ -45,7 +45,7 @@ from ._transport import AiohttpTransport, Transport
 from ._validation import validate_params, validate_positive_int
 from .fleet._resilience import fleet_resilience
 from .fleet._shared_list import SharedGameList, namespace_for
-from .fleet._store import GameListStore
+from .fleet._store import GameListStore, StoreSettings
 from .middleware import AttemptObserver, ClockSkewMiddleware, RetryMiddleware
 
 if TYPE_CHECKING:
@@ -67,12 +67,30 @@ def _check_max_stale(value: object) -> float:
     return float(value)
 
 
+# The methods a games_store must answer, read off the protocol itself so the check follows it.
+_STORE_METHODS = tuple(
+    name for name, member in vars(GameListStore).items()
+    if not name.startswith("_") and callable(member)
+)
+
+
 def _check_store(store: object) -> GameListStore | None:
-    if store is None or isinstance(store, GameListStore):
-        return store
-    raise InvalidParameterError(
-        "games_store", f"must be a RedisGameListStore (a GameListStore), got {type(store).__name__}"
-    )
+    """``games_store`` checked by asking it for each method by name (``getattr``), not by
+    ``isinstance`` against the runtime-checkable protocol: since Python 3.12 that looks
+    attributes up statically and refuses a wrapper that delegates through ``__getattr__``
+    (one adding metrics, say), while 3.11 accepted it."""
+    if store is None:
+        return None
+    missing = [name for name in _STORE_METHODS if not callable(getattr(store, name, None))]
+    if not isinstance(getattr(store, "settings", None), StoreSettings):
+        missing.insert(0, "settings (a StoreSettings)")
+    if missing:
+        raise InvalidParameterError(
+            "games_store",
+            f"must be a RedisGameListStore (a GameListStore), got {type(store).__name__}"
+            f" without {', '.join(missing)}",
+        )
+    return cast(GameListStore, store)
 
 
 def _check_retry(retry: object) -> RetryPolicy:
