@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--suite client|fleet] [--quick] [--out DIR]``: run a suite, write
+"""``python -m benchmarks [--suite client|fleet|outage] [--quick] [--out DIR]``: run a suite, write
 its reports."""
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ def main() -> int:
         help="where to write the reports (default: benchmarks/results for a full run, a new "
         "temporary folder for --quick, so a quick check leaves the checkout untouched)",
     )
-    parser.add_argument("--suite", choices=("client", "fleet"), default="client",
+    parser.add_argument("--suite", choices=("client", "fleet", "outage"), default="client",
                         help="client: the SDK against raw HTTP (default); fleet: the shared "
-                        "store against cashews and aiocache on Redis")
+                        "store against cashews and aiocache on Redis; outage: a fleet's "
+                        "upstream requests and errors through an outage, three configurations")
     args = parser.parse_args()
     if args.out is None:
         args.out = (
@@ -34,6 +35,8 @@ def main() -> int:
         )
     if args.suite == "fleet":
         return _fleet(args.quick, args.out)
+    if args.suite == "outage":
+        return _outage(args.quick, args.out)
     settings = Settings.quick() if args.quick else Settings()
     results = asyncio.run(run_all(settings))
     results["meta"] = {
@@ -63,6 +66,18 @@ def _fleet(quick: bool, folder: Path) -> int:
         encoding="utf-8",
     )
     print(table)
+    return 0
+
+
+def _outage(quick: bool, folder: Path) -> int:
+    from .outage import OutageSettings, outage_markdown, run_outage, write_outage
+
+    results = asyncio.run(run_outage(OutageSettings.quick() if quick else OutageSettings()))
+    results["meta"] = {"date": datetime.date.today().isoformat(), "quick": quick,
+                       "machine": machine()}
+    for path in write_outage(results, folder, quick):
+        print(f"wrote {path}", file=sys.stderr)
+    print(outage_markdown(results))
     return 0
 
 

@@ -93,3 +93,28 @@ def test_the_telemetry_benchmark_pairs_each_mode_with_the_client_without() -> No
         assert row["ratio_min"] <= row["ratio_to_no_telemetry"] <= row["ratio_max"]
         if row["mode"] == "no telemetry":
             assert row["ratio_to_no_telemetry"] == 1.0
+
+
+@pytest.mark.slow
+def test_the_outage_suite_reports_three_configurations_through_an_outage(
+    tmp_path: Path,
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--suite", "outage", "--quick", "--out",
+         str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads((tmp_path / "outage-quick.json").read_text())
+    rows = data["rows"]
+    assert [row["config"] for row in rows] == ["today", "in-process", "fleet-shared"]
+    for row in rows:  # what was measured, not how well it went: no thresholds here
+        assert row["calls"] > 0
+        assert row["calls_during_outage"] > 0
+        assert row["calls_after_recovery"] > 0
+        assert row["upstream_during_outage"] > 0  # the outage really happened to each
+        assert 0 <= row["errors_after_recovery"] <= row["calls_after_recovery"]
+        assert row["recovery_seconds"] >= 0
+        assert row["series"]
+    table = (tmp_path / "outage-quick.md").read_text()
+    assert "| configuration | upstream requests while down |" in table
