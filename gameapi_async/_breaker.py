@@ -59,11 +59,13 @@ class CircuitBreaker:
         failure_threshold: transient failures in a row (timeouts, dropped connections,
             429/5xx) that open the circuit. A run of 20 is all but impossible while a quarter
             of attempts fail at random, and takes milliseconds in an outage.
-        cool_down: seconds the circuit stays open before one probe goes through.
+        cool_down: seconds the circuit stays open before one probe goes through: at most one
+            request per cool-down per process (per fleet, shared) while the platform is down,
+            and at most a cool-down of fast failures once it is back.
     """
 
     failure_threshold: int = attrs.field(default=20, validator=_check_threshold)
-    cool_down: float = attrs.field(default=5.0, validator=_check_cool_down)
+    cool_down: float = attrs.field(default=2.0, validator=_check_cool_down)
 
 
 class Circuit:

@@ -237,3 +237,12 @@ def test_the_error_pickles_with_its_wait() -> None:
     assert again.next_probe_in == 2.5
     assert str(again) == "open"
 
+
+
+async def test_off_by_default(mock: aioresponses, make_client: MakeClient) -> None:
+    assert CircuitBreaker() == CircuitBreaker(failure_threshold=20, cool_down=2.0)
+    client = make_client(retry=SINGLE, games_ttl=0)
+    mock.post(DEMO_URL, status=503, payload=failure("down"), repeat=True)
+    errors = await fail(client, 30)
+    assert not any(isinstance(e, ga.CircuitOpenError) for e in errors)
+    assert sent(mock) == 30
