@@ -62,8 +62,8 @@ class OutageSettings:
 
     @classmethod
     def quick(cls) -> OutageSettings:
-        return cls(processes=2, callers=20, pause=0.5, before=1.0, down=2.0, after=3.0,
-                   cool_down=0.5)
+        return cls(processes=2, callers=20, pause=0.3, before=0.5, down=1.5, after=1.5,
+                   cool_down=0.3)
 
 
 # -- one worker process ---------------------------------------------------------------------
