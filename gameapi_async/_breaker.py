@@ -108,7 +108,7 @@ class Circuit:
 
     def refusal(self, now: float) -> CircuitOpenError:
         """The error for an attempt the circuit refuses."""
-        wait = max(self.open_until - now, 0.0) if self.state == OPEN else 0.0
+        wait = max(self.open_until - now, 0.0)  # half open: the cool-down is over, 0
         return CircuitOpenError(
             f"circuit open after {self.breaker.failure_threshold} transient failures in a row; "
             f"next probe in {wait:.1f} s",

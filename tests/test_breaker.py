@@ -246,3 +246,26 @@ async def test_off_by_default(mock: aioresponses, make_client: MakeClient) -> No
     errors = await fail(client, 30)
     assert not any(isinstance(e, ga.CircuitOpenError) for e in errors)
     assert sent(mock) == 30
+
+
+async def test_a_refused_attempt_is_not_retried(
+    mock: aioresponses, make_client: MakeClient, clock: FakeClock
+) -> None:
+    client, _ = breaking(make_client, retry=RetryPolicy(attempts=8))
+    mock.post(DEMO_URL, status=503, payload=failure("down"), repeat=True)
+    (error,) = await fail(client)
+    assert isinstance(error, ga.CircuitOpenError)
+    assert len(clock.sleeps) == 3  # the waits before attempts 2, 3 and the refused 4th: no more
+
+
+async def test_a_success_breaks_the_run(mock: aioresponses, make_client: MakeClient) -> None:
+    client, events = breaking(make_client)
+    for _ in range(4):
+        mock.post(DEMO_URL, status=503, payload=failure("down"))
+        mock.post(DEMO_URL, status=503, payload=failure("down"))
+        mock.post(DEMO_URL, payload=LINK)
+    for _ in range(4):
+        await fail(client, 2)
+        await client.get_game_link_demo(**PLAYER)
+    assert changes(events) == []
+    assert sent(mock) == 12

@@ -172,3 +172,39 @@ async def test_concurrent_calls_draw_from_one_bucket(
     )
     assert all(isinstance(r, ga.GameApiError) for r in results)
     assert sent(mock) <= (1 + budget.share) * calls + budget.max_tokens
+
+
+async def test_a_first_attempt_that_succeeds_refunds_nothing(
+    mock: aioresponses, make_client: MakeClient
+) -> None:
+    client = make_client(retry=RetryPolicy(wait_initial=0, budget=RetryBudget(
+        share=0, per_second=0, max_tokens=1)), games_ttl=0)
+    mock.post(DEMO_URL, status=503, payload=failure("down"))
+    mock.post(DEMO_URL, status=503, payload=failure("down"))  # the one token spent
+    for _ in range(3):
+        mock.post(DEMO_URL, payload=LINK)
+    with pytest.raises(ga.ApiError):
+        await client.get_game_link_demo(**PLAYER)
+    for _ in range(3):
+        await client.get_game_link_demo(**PLAYER)
+    (after,) = await outage(mock, client, 1)
+    assert after.attempts == 1  # answered first attempts gave back no token they never took
+
+
+async def test_a_clock_resync_resend_deposits_nothing_more(
+    mock: aioresponses, make_client: MakeClient, clock: FakeClock
+) -> None:
+    # Half a token a call, one at most: one call's deposit buys no retry, two calls' would.
+    client = make_client(retry=RetryPolicy(wait_initial=0, budget=RetryBudget(
+        share=0.5, per_second=0, max_tokens=1)), games_ttl=0)
+    (spent,) = await outage(mock, client, 1)
+    assert spent.attempts == 2  # the starting token
+    mock.clear()
+    before = sent(mock)
+    server = clock.wall + 3600
+    mock.post(DEMO_URL, status=400, payload=failure("request_expired", server_time=server))
+    mock.post(DEMO_URL, status=503, payload=failure("down"), repeat=True)
+    with pytest.raises(ga.ApiError) as raised:
+        await client.get_game_link_demo(**PLAYER)
+    assert raised.value.http_status == 503
+    assert sent(mock) - before == 2  # the expired attempt and its re-send; half a token: no retry
