@@ -64,12 +64,12 @@ redis.call('PUBLISH', ARGV[2], 'open')
 return 1
 """
 
-# KEYS: circuit probe; ARGV: channel
+# KEYS: circuit probe; ARGV: channel. Published whether or not the circuit key was still
+# there: after the cool-down it has expired, yet the others wait for this word.
 _CLOSE: Final = """
-local was = redis.call('DEL', KEYS[1])
-redis.call('DEL', KEYS[2])
-if was == 1 then redis.call('PUBLISH', ARGV[1], 'closed') end
-return was
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('PUBLISH', ARGV[1], 'closed')
+return 1
 """
 
 # KEYS: circuit probe; ARGV: token lease_ms.

@@ -23,7 +23,7 @@ from gameapi_async import (
     RetryPolicy,
 )
 from gameapi_async.fleet._shared_list import namespace_for
-from gameapi_async.testing import FakePlatform
+from gameapi_async.testing import FakePlatform, ScriptedResponse
 
 from .redis_server import RedisServer
 from .support import DEADLINE, eventually
@@ -198,7 +198,7 @@ async def test_without_redis_each_process_keeps_its_own(
     # Nothing listens on port 1: every Redis command fails at once.
     async with RedisGameListStore("redis://127.0.0.1:1/0", timeout=0.5) as store:
         client = make_fleet_client(
-            games_store=store, breaker=CircuitBreaker(failure_threshold=5, cool_down=30),
+            games_store=store, breaker=CircuitBreaker(failure_threshold=5, cool_down=0.2),
             retry=RetryPolicy(wait_initial=0,
                               budget=RetryBudget(share=0, per_second=0, max_tokens=2)),
         )
@@ -213,6 +213,8 @@ async def test_without_redis_each_process_keeps_its_own(
             await outcome(client)
         refused = await outcome(client)  # five failures in a row: its own circuit opened
         assert isinstance(refused, ga.CircuitOpenError)
+        platform.come_back()
+        await until(client, ga.GameLink, "its own probe, after its own cool-down")
 
 
 @pytest.mark.parametrize("status", [503, 502])
@@ -232,3 +234,68 @@ async def test_the_fake_plays_an_outage_and_a_recovery(
     assert isinstance(await outcome(client), ga.GameLink)  # an outage of no time is over
     assert [r.outcome for r in platform.requests_to(DEMO_PATH)] == ["outage", "success",
                                                                     "success"]
+
+
+async def test_calls_deposit_and_answered_retries_refund_into_the_fleet_bucket(
+    platform: FakePlatform, make_store: MakeStore, make_fleet_client: MakeClient
+) -> None:
+    # One token a call deposited, one at most: each call in the outage funds one retry.
+    deposits = RetryPolicy(wait_initial=0, budget=RetryBudget(share=1, per_second=0,
+                                                                max_tokens=1))
+    client = make_fleet_client(games_store=make_store(), retry=deposits)
+    platform.go_down()
+    for _ in range(3):
+        error = await outcome(client)
+        assert isinstance(error, ga.ApiError)
+        assert error.attempts == 2
+    # No deposits, one token: only the refund of an answered retry funds the next one.
+    refunds = RetryPolicy(wait_initial=0, budget=RetryBudget(share=0, per_second=0,
+                                                               max_tokens=1))
+    other = make_fleet_client(games_store=make_store(), retry=refunds)
+    platform.come_back()
+    platform.script(ScriptedResponse(path=DEMO_PATH, error="service_unavailable"))
+    assert isinstance(await outcome(other), ga.GameLink)  # a retry, answered
+    platform.go_down()
+    error = await outcome(other)
+    assert isinstance(error, ga.ApiError)
+    assert error.attempts == 2  # the refunded token
+
+
+async def test_the_fleet_hears_the_probe_succeed_before_its_own_look(
+    platform: FakePlatform, make_store: MakeStore, make_fleet_client: MakeClient,
+    redis_server: RedisServer,
+) -> None:
+    told: list[ga.Event] = []
+    opener = make_fleet_client(games_store=make_store(),
+                               breaker=CircuitBreaker(failure_threshold=2, cool_down=0.3))
+    # Its own look would come a quarter of 120 s after the probe started: only the word of
+    # the fleet can close its circuit within this test.
+    other = make_fleet_client(games_store=make_store(), on_event=told.append,
+                              breaker=CircuitBreaker(failure_threshold=10_000, cool_down=120))
+    await other.get_game_link_demo(**PLAYER)
+    await eventually(lambda: listeners(redis_server, platform) == 1, "listening to the fleet")
+    platform.go_down()
+    for _ in range(2):
+        await outcome(opener)
+    await until(other, ga.CircuitOpenError, "the fleet's word that the circuit is open")
+    platform.come_back()
+    platform.faults.latency = 1.0  # the probe stays out a while
+    probing = asyncio.create_task(until(opener, ga.GameLink, "the opener's probe"))
+    probe_key = f"gameapi:{{{namespace_for(platform.base_url, 1)}}}:probe"
+    looker = redis_server.client()
+    await eventually(lambda: looker.exists(probe_key) == 1, "the opener holding the probe")
+    # Past the fleet's cool-down it looks, finds another process probing, and waits a quarter
+    # of its own cool-down before looking again.
+    give_up = time.monotonic() + DEADLINE
+    while True:
+        refused = await outcome(other)
+        assert isinstance(refused, ga.CircuitOpenError)
+        if refused.next_probe_in > 10 or time.monotonic() > give_up:
+            break
+        await asyncio.sleep(0.02)
+    assert refused.next_probe_in > 10
+    await probing
+    platform.faults.latency = 0.0
+    await until(other, ga.GameLink, "the fleet's word that the circuit is closed")
+    changes = [(e.state, e.reason) for e in told if isinstance(e, ga.CircuitChanged)]
+    assert changes == [("open", "fleet"), ("closed", "fleet")]
