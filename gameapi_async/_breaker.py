@@ -1,11 +1,15 @@
 """``CircuitBreaker``: once the platform is known to be down, fail at once instead of piling on.
 
 After ``failure_threshold`` transient failures in a row (no answer between them) the circuit
-opens: every attempt fails at once with ``CircuitOpenError`` and nothing is sent. After
-``cool_down`` seconds the circuit is half open: one probe attempt goes through, the others are
-still refused; the probe's outcome closes the circuit or opens it for another cool-down. Any
+opens: nothing is sent. After ``cool_down`` seconds the circuit is half open: one probe attempt
+goes through; the probe's outcome closes the circuit or opens it for another cool-down. Any
 answer from the platform, a definite error included (bad signature, game not found), is proof
 that it is up: it closes the circuit and never counts towards opening it.
+
+An attempt the open circuit refuses waits for the next probe when it is due within ``hold``
+seconds (or is on its way), and goes on if that probe is answered; otherwise it fails with
+``CircuitOpenError``. Failing at once (``hold=0``) would refuse every call made between the
+platform coming back and the next probe: calls that retries alone would have got through.
 
 The breaker sits between the retry middleware and the attempt, so it counts attempts, not calls,
 and a call refused by it is not retried (``CircuitOpenError`` is never retried, though it is
@@ -14,7 +18,9 @@ transient: a cached game list is still served through it).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -48,6 +54,11 @@ def _check_cool_down(instance: object, attribute: attrs.Attribute[Any], value: f
         )
 
 
+def _check_hold(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 3600:
+        raise InvalidParameterError("breaker.hold", f"must be seconds in [0, 3600], got {value!r}")
+
+
 @attrs.frozen
 class CircuitBreaker:
     """When to stop sending to a platform that keeps failing, and when to try it again.
@@ -60,12 +71,20 @@ class CircuitBreaker:
             429/5xx) that open the circuit. A run of 20 is all but impossible while a quarter
             of attempts fail at random, and takes milliseconds in an outage.
         cool_down: seconds the circuit stays open before one probe goes through: at most one
-            request per cool-down per process (per fleet, shared) while the platform is down,
-            and at most a cool-down of fast failures once it is back.
+            request per cool-down per process (per fleet, shared) while the platform is down.
+        hold: how long before the next probe a refused call may arrive and still wait for it
+            (default: the cool-down, so every call waits for the next probe's outcome, never
+            longer than its own timeout). If the probe is answered the call goes on; if not it
+            fails with ``CircuitOpenError``. ``0`` fails at once, at the price of refusing the
+            calls made between the platform's return and the next probe.
     """
 
     failure_threshold: int = attrs.field(default=20, validator=_check_threshold)
     cool_down: float = attrs.field(default=2.0, validator=_check_cool_down)
+    hold: float = attrs.field(
+        default=attrs.Factory(lambda breaker: breaker.cool_down, takes_self=True),
+        validator=_check_hold,
+    )
 
 
 class Circuit:
@@ -85,26 +104,88 @@ class Circuit:
         self.failures = 0  # transient failures in a row
         self.open_until = 0.0  # monotonic time of the next probe, while open
         self.probing = False  # a probe attempt is on its way (half open)
+        self.claiming = False  # asking the fleet whether this process sends the probe
+        self.probe_elsewhere = False  # another process of the fleet sends the probe
         self.clear = True  # closed, with nothing to learn from the fleet: attempts just go
         self.resync = False  # the fleet announced a change this process has not read yet
+        self._changed: asyncio.Event | None = None  # set (and replaced) at every change
 
     # -- the decisions -------------------------------------------------------------------
 
-    async def admit(self) -> bool:
+    async def admit(self, limit: float | None) -> bool:
         """Before an attempt while the circuit is not closed: ``True`` if this attempt is the
-        probe; raises ``CircuitOpenError`` if it may not go."""
-        now = self.clock.monotonic()
-        if self.state == OPEN and now >= self.open_until and await self.claim_probe():
+        probe, ``False`` if the circuit closed meanwhile; raises ``CircuitOpenError`` if it
+        may not go.
+
+        While the next probe is due within ``hold`` seconds of this attempt's arrival, or a
+        probe is on its way, the attempt waits for the outcome, at most ``limit`` seconds (its
+        timeout; ``None``: no limit).
+        """
+        clock = self.clock
+        start = clock.monotonic()
+        hold = self.breaker.hold
+        send_by = start + hold
+        give_up = math.inf if limit is None else start + limit
+        while True:
+            await self.refresh()
+            now = clock.monotonic()
+            if self.state == CLOSED:
+                return False
+            if self.state == OPEN and now >= self.open_until and not self.claiming:
+                if await self._claim():
+                    return True
+                continue
+            on_its_way = self.state == HALF_OPEN or self.claiming or self.probe_elsewhere
+            if now >= give_up or not hold or (not on_its_way and self.open_until >= send_by):
+                raise self.refusal(now)
+            wake_at = give_up
+            if self.state == OPEN and not self.claiming:  # look again when the probe is due
+                wake_at = min(wake_at, self.open_until)
+            await self._until_changed(wake_at - now)
+
+    async def _claim(self) -> bool:
+        """Try to become the probe; the attempts waiting meanwhile look again after."""
+        self.claiming = True
+        try:
+            won = await self.claim_probe()
+        finally:
+            self.claiming = False
+            self.wake()
+        if won and self.state == OPEN:
             self.probing = True
             self.change(HALF_OPEN, "cool_down")
             return True
-        if self.state == CLOSED:  # closed while we waited (a fleet message)
-            return False
-        raise self.refusal(now)
+        return False
+
+    async def refresh(self) -> None:
+        """Before each look at the state: catch up with the fleet (nothing in process)."""
 
     async def claim_probe(self) -> bool:
         """Whether this process sends the probe (always, alone)."""
         return True
+
+    async def _until_changed(self, seconds: float) -> None:
+        """Wait until the circuit changes (here or in the fleet) or ``seconds`` pass, on the
+        client's clock."""
+        changed = self._changed
+        if changed is None:
+            changed = self._changed = asyncio.Event()
+        if seconds == math.inf:
+            await changed.wait()
+            return
+        waits = (asyncio.ensure_future(changed.wait()),
+                 asyncio.ensure_future(self.clock.sleep(max(seconds, 0.0))))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    def wake(self) -> None:
+        """Let the attempts waiting on the circuit look at it again."""
+        changed, self._changed = self._changed, None
+        if changed is not None:
+            changed.set()
 
     def refusal(self, now: float) -> CircuitOpenError:
         """The error for an attempt the circuit refuses."""
@@ -141,6 +222,7 @@ class Circuit:
             self.probing = False
             self.state = OPEN
             self.open_until = self.clock.monotonic()
+            self.wake()
 
     # -- transitions, and what the fleet-shared circuit adds to them ----------------------
 
@@ -148,17 +230,23 @@ class Circuit:
         """Open (again) for ``seconds``."""
         self.open_until = self.clock.monotonic() + seconds
         self.failures = 0
+        self.probe_elsewhere = False
         if self.state != OPEN:
             self.change(OPEN, reason)
+        else:
+            self.wake()  # a later probe: the attempts waiting see whether they can wait for it
 
     def change(self, state: str, reason: str) -> None:
         """Enter ``state``: one log line and one event."""
         previous, self.state = self.state, state
         self.clear = state == CLOSED and not self.resync
+        self.probe_elsewhere = False
+        self.wake()
         if state == OPEN:
             logger.warning(
-                "circuit open (%s): calls fail at once with CircuitOpenError for %.1f s, "
-                "then one probe", reason, max(self.open_until - self.clock.monotonic(), 0.0),
+                "circuit open (%s): nothing is sent for %.1f s, then one probe; calls wait "
+                "for it (up to %.1f s before it) or fail with CircuitOpenError", reason,
+                max(self.open_until - self.clock.monotonic(), 0.0), self.breaker.hold,
             )
         else:
             logger.info("circuit %s (%s)", state.replace("_", " "), reason)
@@ -173,9 +261,9 @@ class Circuit:
 
 
 class CircuitBreakerMiddleware(ChainedMiddleware):
-    """Between the retry middleware and the attempt: refuses attempts while the circuit is
-    open and tells the circuit how each attempt ended. Costs one attribute read per attempt
-    while the circuit is closed and calls succeed."""
+    """Between the retry middleware and the attempt: holds or refuses attempts while the
+    circuit is open and tells the circuit how each attempt ended. Costs one attribute read
+    per attempt while the circuit is closed and calls succeed."""
 
     __slots__ = ("_circuit",)
 
@@ -184,7 +272,7 @@ class CircuitBreakerMiddleware(ChainedMiddleware):
 
     async def _handle(self, call_next: Handler, call: Call) -> Reply:
         circuit = self._circuit
-        probe = False if circuit.clear else await circuit.admit()
+        probe = False if circuit.clear else await circuit.admit(call.options.timeout)
         try:
             reply = await call_next(call)
         except GameApiError as error:

@@ -60,7 +60,8 @@ async def fail(client: GameApiClient, times: int = 1) -> list[ga.GameApiError]:
 def breaking(make_client: MakeClient, **overrides: Any) -> tuple[GameApiClient, list[ga.Event]]:
     events: list[ga.Event] = []
     settings: dict[str, Any] = {
-        "breaker": CircuitBreaker(failure_threshold=3, cool_down=5.0),
+        # hold=0: a refused call fails at once (the waits for a probe are tested below).
+        "breaker": CircuitBreaker(failure_threshold=3, cool_down=5.0, hold=0),
         "retry": SINGLE, "games_ttl": 0, "on_event": events.append,
     }
     return make_client(**(settings | overrides)), events
@@ -167,7 +168,7 @@ async def test_while_the_probe_is_out_the_others_are_refused(clock: FakeClock) -
     transport = HeldTransport(down, down, down)
     client = GameApiClient(base_url=BASE_URL, agent_id=1, api_token="t", clock=clock,
                            transport=transport, retry=SINGLE, games_ttl=0,
-                           breaker=CircuitBreaker(failure_threshold=3, cool_down=5.0))
+                           breaker=CircuitBreaker(failure_threshold=3, cool_down=5.0, hold=0))
     async with client:
         await fail(client, 3)
         clock.advance(5.0)
@@ -188,7 +189,7 @@ async def test_a_cancelled_probe_hands_the_turn_on(clock: FakeClock) -> None:
     transport = HeldTransport(down, down)
     client = GameApiClient(base_url=BASE_URL, agent_id=1, api_token="t", clock=clock,
                            transport=transport, retry=SINGLE, games_ttl=0,
-                           breaker=CircuitBreaker(failure_threshold=2, cool_down=5.0))
+                           breaker=CircuitBreaker(failure_threshold=2, cool_down=5.0, hold=0))
     async with client:
         await fail(client, 2)
         clock.advance(5.0)
@@ -200,6 +201,130 @@ async def test_a_cancelled_probe_hands_the_turn_on(clock: FakeClock) -> None:
             await probe
         transport.gate.set()
         assert (await client.get_game_link_demo(**PLAYER)).url == "https://play.example/x"
+
+
+# -- hold: a refused call waits for the next probe ----------------------------------------
+
+
+def holding(clock: FakeClock, transport: ScriptedTransport, **breaker: Any) -> GameApiClient:
+    return GameApiClient(base_url=BASE_URL, agent_id=1, api_token="t", clock=clock,
+                         transport=transport, retry=SINGLE, games_ttl=0,
+                         breaker=CircuitBreaker(failure_threshold=3, **breaker))
+
+
+async def test_a_call_waits_for_a_probe_due_within_its_hold_and_goes_on(clock: FakeClock) -> None:
+    down = ga.NetworkError("refused")
+    transport = HeldTransport(down, down, down)
+    async with holding(clock, transport, cool_down=5.0) as client:
+        await fail(client, 3)
+        clock.advance(1.0)
+        clock.sleeps.clear()
+        # The platform is back; the next probe is 4 s away, within the hold (the cool-down).
+        assert (await client.get_game_link_demo(**PLAYER)).url == "https://play.example/x"
+        assert clock.sleeps == [4.0]  # it waited for the probe's turn, and was the probe
+        assert len(transport.sent) == 4
+
+
+async def test_a_call_fails_at_once_when_the_next_probe_is_beyond_its_hold(
+    clock: FakeClock,
+) -> None:
+    down = ga.NetworkError("refused")
+    transport = HeldTransport(down, down, down)
+    async with holding(clock, transport, cool_down=5.0, hold=1.0) as client:
+        await fail(client, 3)
+        clock.advance(3.5)
+        clock.sleeps.clear()
+        (refused,) = await fail(client)
+        assert isinstance(refused, ga.CircuitOpenError)
+        assert refused.next_probe_in == pytest.approx(1.5)
+        assert clock.sleeps == []  # at once
+        clock.advance(0.6)  # now 0.9 s from the probe: within the hold
+        assert (await client.get_game_link_demo(**PLAYER)).url == "https://play.example/x"
+        assert clock.sleeps == [pytest.approx(0.9)]
+        assert len(transport.sent) == 4
+
+
+@pytest.mark.parametrize("answered", [True, False])
+async def test_the_calls_waiting_on_a_probe_share_its_outcome(
+    clock: FakeClock, answered: bool
+) -> None:
+    down = ga.NetworkError("refused")
+    transport = HeldTransport(down, down, down, *([] if answered else [down]))
+    events: list[ga.Event] = []
+    client = GameApiClient(base_url=BASE_URL, agent_id=1, api_token="t", clock=clock,
+                           transport=transport, retry=SINGLE, games_ttl=0,
+                           on_event=events.append,
+                           breaker=CircuitBreaker(failure_threshold=3, cool_down=5.0))
+    async with client:
+        await fail(client, 3)
+        clock.advance(5.0)
+        transport.gate = asyncio.Event()
+        probe = asyncio.create_task(client.get_game_link_demo(**PLAYER))
+        await asyncio.wait_for(transport.held.wait(), 30)
+        # No timeout: they wait for the probe's outcome however long it takes.
+        patient = client.with_options(timeout=None)
+        waiting = [asyncio.create_task(patient.get_game_link_demo(**PLAYER)) for _ in range(3)]
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not any(task.done() for task in waiting)
+        assert len(transport.sent) == 4  # only the probe is out
+        transport.gate.set()
+        outcomes = await asyncio.gather(probe, *waiting, return_exceptions=True)
+    assert clock.sleeps == []
+    if answered:
+        assert all(isinstance(o, ga.GameLink) for o in outcomes)
+        assert len(transport.sent) == 7  # the probe, then the three that waited
+    else:
+        probe_error, *refused = outcomes
+        assert isinstance(probe_error, ga.NetworkError)
+        assert all(isinstance(o, ga.CircuitOpenError) for o in refused)
+        assert all(o.next_probe_in == 5.0 for o in refused)  # type: ignore[union-attr]
+        assert len(transport.sent) == 4  # they failed with it, sending nothing
+    assert changes(events)[-1] == (("closed", "probe_succeeded") if answered
+                                   else ("open", "probe_failed"))
+
+
+async def test_a_wait_for_the_probe_never_outlives_the_attempt_timeout(
+    clock: FakeClock,
+) -> None:
+    down = ga.NetworkError("refused")
+    transport = HeldTransport(down, down, down)
+    async with holding(clock, transport, cool_down=5.0) as client:
+        await fail(client, 3)
+        clock.advance(5.0)
+        transport.gate = asyncio.Event()
+        probe = asyncio.create_task(client.get_game_link_demo(**PLAYER))
+        await asyncio.wait_for(transport.held.wait(), 30)
+        clock.sleeps.clear()
+        with pytest.raises(ga.CircuitOpenError) as raised:
+            await client.with_options(timeout=2.0).get_game_link_demo(**PLAYER)
+        assert raised.value.next_probe_in == 0.0  # the probe is still out
+        assert clock.sleeps == [2.0]
+        transport.gate.set()
+        await probe
+
+
+async def test_a_cancelled_wait_sends_nothing_and_leaves_the_circuit_usable(
+    clock: FakeClock,
+) -> None:
+    down = ga.NetworkError("refused")
+    transport = HeldTransport(down, down, down)
+    async with holding(clock, transport, cool_down=5.0) as client:
+        await fail(client, 3)
+        clock.advance(5.0)
+        transport.gate = asyncio.Event()
+        probe = asyncio.create_task(client.get_game_link_demo(**PLAYER))
+        await asyncio.wait_for(transport.held.wait(), 30)
+        waiter = asyncio.create_task(
+            client.with_options(timeout=None).get_game_link_demo(**PLAYER))
+        await asyncio.sleep(0)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        transport.gate.set()
+        await probe
+        await client.get_game_link_demo(**PLAYER)
+        assert len(transport.sent) == 5
 
 
 async def test_one_log_line_per_change_not_per_call(
@@ -218,6 +343,7 @@ async def test_one_log_line_per_change_not_per_call(
 @pytest.mark.parametrize(("field", "value"), [
     ("failure_threshold", 0), ("failure_threshold", 2.0), ("failure_threshold", True),
     ("cool_down", 0), ("cool_down", -1), ("cool_down", float("nan")), ("cool_down", "5"),
+    ("hold", -1), ("hold", 3601), ("hold", float("nan")), ("hold", "1"), ("hold", True),
 ])
 def test_bad_parameters_are_refused_naming_the_field(field: str, value: Any) -> None:
     with pytest.raises(ga.InvalidParameterError) as raised:
@@ -240,7 +366,8 @@ def test_the_error_pickles_with_its_wait() -> None:
 
 
 async def test_off_by_default(mock: aioresponses, make_client: MakeClient) -> None:
-    assert CircuitBreaker() == CircuitBreaker(failure_threshold=20, cool_down=2.0)
+    assert CircuitBreaker() == CircuitBreaker(failure_threshold=20, cool_down=2.0, hold=2.0)
+    assert CircuitBreaker(cool_down=7).hold == 7  # a call waits for the next probe by default
     client = make_client(retry=SINGLE, games_ttl=0)
     mock.post(DEMO_URL, status=503, payload=failure("down"), repeat=True)
     errors = await fail(client, 30)

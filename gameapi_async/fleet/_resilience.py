@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from .._breaker import CLOSED, OPEN, Circuit, CircuitBreaker
+from .._breaker import CLOSED, HALF_OPEN, OPEN, Circuit, CircuitBreaker
 from .._budget import LocalBudgetAccount, RetryBudget, RetryBudgets
 from .._clock import Clock
 from .._events import EventHook
@@ -190,20 +190,19 @@ class FleetCircuit(Circuit):
         self.clear = False
 
     def _nudged(self) -> None:
-        """Another process changed the fleet's circuit: read it before the next attempt."""
+        """Another process changed the fleet's circuit: read it before the next attempt, and
+        wake the attempts waiting for a probe."""
         self.resync = True
         self.clear = False
+        self.wake()
 
-    async def admit(self) -> bool:
-        """Before an attempt: the fleet's word first, if it changed."""
+    async def refresh(self) -> None:
+        """The fleet's word first, if it changed."""
         if self.resync:
             self.resync = False
             if self._stop is None:
                 self._stop = self._fleet._store.watch(self._fleet._channel_namespace, self._nudged)
             await self._sync()
-            if self.state == CLOSED:
-                return False
-        return await super().admit()
 
     async def _sync(self) -> None:
         try:
@@ -211,7 +210,7 @@ class FleetCircuit(Circuit):
         except StoreUnavailable:
             self.clear = self.state == CLOSED
             return
-        if left > 0 and self.state == CLOSED:
+        if left > 0 and self.state != HALF_OPEN:  # opened, or a probe failed elsewhere
             self.open(left / 1000, "fleet")
         elif left <= 0 and self.state == OPEN:
             self.change(CLOSED, "fleet")
@@ -231,6 +230,7 @@ class FleetCircuit(Circuit):
             self.open_until = now + answer / 1000
         else:  # another process is probing: its word comes by pub/sub; look again later
             self.open_until = now + self.breaker.cool_down / 4
+        self.probe_elsewhere = answer < 0
         return False
 
     async def opened_by_us(self) -> None:

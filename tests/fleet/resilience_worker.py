@@ -38,7 +38,9 @@ async def main(redis_url: str, base_url: str, token: str, threshold: int, cool_d
     async with RedisGameListStore(redis_url) as store, GameApiClient(
         base_url=base_url, agent_id=1, api_token=token, games_store=store,
         retry=RetryPolicy.disabled(), on_event=hear,
-        breaker=CircuitBreaker(failure_threshold=threshold, cool_down=cool_down),
+        # hold=0: refused calls answer at once, so each command's outcome is the circuit's
+        # state (waiting for a probe is tested in test_resilience.py).
+        breaker=CircuitBreaker(failure_threshold=threshold, cool_down=cool_down, hold=0),
     ) as client:
         await client.get_game_link_demo(**PLAYER)
         say({"ready": True})

@@ -131,10 +131,11 @@ async def test_the_circuit_opens_for_the_whole_fleet(
 ) -> None:
     told: list[ga.Event] = []
     opener = make_fleet_client(games_store=make_store(),
-                               breaker=CircuitBreaker(failure_threshold=3, cool_down=30))
+                               breaker=CircuitBreaker(failure_threshold=3, cool_down=30, hold=0))
     # A threshold it never reaches in this test: only the fleet can open its circuit.
     other = make_fleet_client(games_store=make_store(), on_event=told.append,
-                              breaker=CircuitBreaker(failure_threshold=10_000, cool_down=30))
+                              breaker=CircuitBreaker(
+                                  failure_threshold=10_000, cool_down=30, hold=0))
     await opener.get_game_link_demo(**PLAYER)
     await other.get_game_link_demo(**PLAYER)  # it listens from its first call on
     await eventually(lambda: listeners(redis_server, platform) == 2, "both listening")
@@ -152,7 +153,7 @@ async def test_the_circuit_opens_for_the_whole_fleet(
 async def test_a_process_that_starts_late_learns_the_open_circuit(
     platform: FakePlatform, make_store: MakeStore, make_fleet_client: MakeClient
 ) -> None:
-    breaker = CircuitBreaker(failure_threshold=2, cool_down=30)
+    breaker = CircuitBreaker(failure_threshold=2, cool_down=30, hold=0)
     opener = make_fleet_client(games_store=make_store(), breaker=breaker)
     platform.go_down()
     for _ in range(2):
@@ -170,9 +171,10 @@ async def test_one_probe_brings_the_whole_fleet_back(
 ) -> None:
     told: list[ga.Event] = []
     first = make_fleet_client(games_store=make_store(),
-                              breaker=CircuitBreaker(failure_threshold=2, cool_down=0.5))
+                              breaker=CircuitBreaker(failure_threshold=2, cool_down=0.5, hold=0))
     second = make_fleet_client(games_store=make_store(), on_event=told.append,
-                               breaker=CircuitBreaker(failure_threshold=10_000, cool_down=0.5))
+                               breaker=CircuitBreaker(
+                                   failure_threshold=10_000, cool_down=0.5, hold=0))
     await second.get_game_link_demo(**PLAYER)
     await eventually(lambda: listeners(redis_server, platform) == 1, "listening to the fleet")
     platform.go_down()
@@ -198,7 +200,7 @@ async def test_without_redis_each_process_keeps_its_own(
     # Nothing listens on port 1: every Redis command fails at once.
     async with RedisGameListStore("redis://127.0.0.1:1/0", timeout=0.5) as store:
         client = make_fleet_client(
-            games_store=store, breaker=CircuitBreaker(failure_threshold=5, cool_down=0.2),
+            games_store=store, breaker=CircuitBreaker(failure_threshold=5, cool_down=0.2, hold=0),
             retry=RetryPolicy(wait_initial=0,
                               budget=RetryBudget(share=0, per_second=0, max_tokens=2)),
         )
@@ -267,11 +269,12 @@ async def test_the_fleet_hears_the_probe_succeed_before_its_own_look(
 ) -> None:
     told: list[ga.Event] = []
     opener = make_fleet_client(games_store=make_store(),
-                               breaker=CircuitBreaker(failure_threshold=2, cool_down=0.3))
+                               breaker=CircuitBreaker(failure_threshold=2, cool_down=0.3, hold=0))
     # Its own look would come a quarter of 120 s after the probe started: only the word of
     # the fleet can close its circuit within this test.
     other = make_fleet_client(games_store=make_store(), on_event=told.append,
-                              breaker=CircuitBreaker(failure_threshold=10_000, cool_down=120))
+                              breaker=CircuitBreaker(
+                                  failure_threshold=10_000, cool_down=120, hold=0))
     await other.get_game_link_demo(**PLAYER)
     await eventually(lambda: listeners(redis_server, platform) == 1, "listening to the fleet")
     platform.go_down()
@@ -297,5 +300,41 @@ async def test_the_fleet_hears_the_probe_succeed_before_its_own_look(
     await probing
     platform.faults.latency = 0.0
     await until(other, ga.GameLink, "the fleet's word that the circuit is closed")
+    changes = [(e.state, e.reason) for e in told if isinstance(e, ga.CircuitChanged)]
+    assert changes == [("open", "fleet"), ("closed", "fleet")]
+
+
+async def test_calls_waiting_in_another_process_go_on_when_the_fleet_probe_is_answered(
+    platform: FakePlatform, make_store: MakeStore, make_fleet_client: MakeClient,
+    redis_server: RedisServer,
+) -> None:
+    told: list[ga.Event] = []
+    opener = make_fleet_client(games_store=make_store(),
+                               breaker=CircuitBreaker(failure_threshold=2, cool_down=3.0))
+    # It never opens the circuit, nor looks again by itself within the test (a quarter of
+    # 120 s); a probe due more than 0.5 s away refuses it at once, which is how it learns the
+    # fleet's circuit is open. It waits for a probe on its way within a generous timeout.
+    other = make_fleet_client(games_store=make_store(), on_event=told.append, timeout=DEADLINE,
+                              breaker=CircuitBreaker(failure_threshold=10_000, cool_down=120,
+                                                     hold=0.5))
+    await other.get_game_link_demo(**PLAYER)
+    await eventually(lambda: listeners(redis_server, platform) == 1, "listening to the fleet")
+    platform.go_down()
+    for _ in range(2):
+        await outcome(opener)
+    await until(other, ga.CircuitOpenError, "the fleet's word that the circuit is open")
+    platform.come_back()
+    platform.faults.latency = 1.0  # the probe stays out a while
+    probing = asyncio.create_task(until(opener, ga.GameLink, "the opener's probe"))
+    probe_key = f"gameapi:{{{namespace_for(platform.base_url, 1)}}}:probe"
+    looker = redis_server.client()
+    await eventually(lambda: looker.exists(probe_key) == 1, "the opener holding the probe")
+    sent = upstream(platform)
+    # Refused at once before; now each waits for the opener's probe, then goes.
+    waiting = [asyncio.create_task(outcome(other)) for _ in range(3)]
+    await probing
+    links = await asyncio.gather(*waiting)
+    assert all(isinstance(link, ga.GameLink) for link in links), links
+    assert upstream(platform) == sent + 1 + 3  # the probe, then the three: no probe of theirs
     changes = [(e.state, e.reason) for e in told if isinstance(e, ga.CircuitChanged)]
     assert changes == [("open", "fleet"), ("closed", "fleet")]

@@ -43,7 +43,7 @@ async def test_the_circuit_state_is_a_gauge_and_its_changes_are_counted(
     reader: InMemoryMetricReader,
 ) -> None:
     client = otel_client(retry=RetryPolicy.disabled(),
-                         breaker=CircuitBreaker(failure_threshold=2, cool_down=60))
+                         breaker=CircuitBreaker(failure_threshold=2, cool_down=60, hold=0))
     fake.go_down()
     for _ in range(2):
         await fail(client)
