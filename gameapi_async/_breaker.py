@@ -11,9 +11,11 @@ seconds (or is on its way), and goes on if that probe is answered; otherwise it 
 ``CircuitOpenError``. Failing at once (``hold=0``) would refuse every call made between the
 platform coming back and the next probe: calls that retries alone would have got through.
 
-The breaker sits between the retry middleware and the attempt, so it counts attempts, not calls,
-and a call refused by it is not retried (``CircuitOpenError`` is never retried, though it is
-transient: a cached game list is still served through it).
+The breaker sits between the retry middleware and the attempt, so it counts attempts, not calls.
+A call refused by it is not retried (``CircuitOpenError`` is never retried, though it is
+transient: a cached game list is still served through it), nor is a probe that failed: the
+circuit has just reopened, and a retry could only wait for the next probe. So a call waits
+for one probe at most.
 """
 
 from __future__ import annotations
@@ -277,6 +279,7 @@ class CircuitBreakerMiddleware(ChainedMiddleware):
             reply = await call_next(call)
         except GameApiError as error:
             if is_transient(error):
+                error._failed_probe = probe
                 await circuit.failed(probe)
             else:
                 await circuit.succeeded(probe)

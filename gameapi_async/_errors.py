@@ -113,6 +113,9 @@ class GameApiError(Exception):
     # The monotonic deadline of the call that raised this, set by the retry middleware so a
     # clock-resync re-send continues within the same deadline. Internal.
     _call_deadline: float | None = None
+    # Set by the circuit breaker on the error of a probe that failed: the circuit has just
+    # reopened, so the call is not retried (a retry could only wait for the next probe). Internal.
+    _failed_probe: bool = False
 
     def __init__(
         self,
@@ -217,8 +220,10 @@ class CircuitOpenError(TransportError):
     """Not sent: the circuit breaker is open after a run of transient failures.
 
     Transient (the platform is taken to be down, not the request wrong), so a cached game list
-    is served through it, but never retried by the call itself: it fails at once, sending
-    nothing. ``attempts`` counts the attempts the call made before it was refused.
+    is served through it, but never retried by the call itself, which sends nothing more. It is
+    raised when the next probe is further away than the breaker's ``hold``, or when the probe
+    the attempt waited for failed or outlasted the attempt's timeout. ``attempts`` counts the
+    attempts the call made before it was refused.
 
     Attributes:
         next_probe_in: seconds until the breaker lets the next probe call through (``0.0``

@@ -175,9 +175,11 @@ async def test_while_the_probe_is_out_the_others_are_refused(clock: FakeClock) -
         transport.gate = asyncio.Event()
         probe = asyncio.create_task(client.get_game_link_demo(**PLAYER))
         await asyncio.wait_for(transport.held.wait(), 30)
+        clock.sleeps.clear()
         (refused,) = await fail(client)
         assert isinstance(refused, ga.CircuitOpenError)
         assert refused.next_probe_in == 0.0
+        assert clock.sleeps == []  # hold=0: refused at once, no wait for the probe's outcome
         transport.gate.set()
         assert (await probe).url == "https://play.example/x"
         await client.get_game_link_demo(**PLAYER)
@@ -383,6 +385,22 @@ async def test_a_refused_attempt_is_not_retried(
     (error,) = await fail(client)
     assert isinstance(error, ga.CircuitOpenError)
     assert len(clock.sleeps) == 3  # the waits before attempts 2, 3 and the refused 4th: no more
+
+
+async def test_a_failed_probe_is_not_retried(
+    mock: aioresponses, make_client: MakeClient, clock: FakeClock
+) -> None:
+    client, _ = breaking(make_client, retry=RetryPolicy(attempts=4))
+    mock.post(DEMO_URL, status=503, payload=failure("down"), repeat=True)
+    await fail(client)  # three attempts open the circuit
+    clock.advance(5.0)
+    clock.sleeps.clear()
+    (probe,) = await fail(client)
+    assert isinstance(probe, ga.ApiError)
+    assert probe.http_status == 503
+    assert probe.attempts == 1  # the circuit reopened: no retry waits for the next probe
+    assert clock.sleeps == []
+    assert sent(mock) == 4
 
 
 async def test_a_success_breaks_the_run(mock: aioresponses, make_client: MakeClient) -> None:

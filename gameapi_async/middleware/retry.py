@@ -68,8 +68,10 @@ class RetryMiddleware(ChainedMiddleware):
                 error._call_deadline = deadline
                 if failed >= policy.attempts or not is_transient(error):
                     raise
-                if isinstance(error, CircuitOpenError):
-                    raise  # the breaker refused the attempt: fail at once, send nothing
+                if isinstance(error, CircuitOpenError) or error._failed_probe:
+                    # The breaker refused the attempt, or it was the probe and the circuit has
+                    # just reopened: a retry could only wait a cool-down for the next probe.
+                    raise
                 wait = policy.wait(failed, getattr(error, "retry_after", None), self._rng)
                 if deadline is not None and clock.monotonic() + wait >= deadline:
                     raise  # the next attempt could not start before the deadline
