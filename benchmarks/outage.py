@@ -25,6 +25,7 @@ import multiprocessing
 import queue
 import random
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,10 @@ async def _run_config(config: str, settings: OutageSettings, fake: FakePlatform,
 
     sampler = asyncio.create_task(sample())
     await asyncio.sleep(max(0.0, down_at - time.time()))
+    # The platform's own moments, not the planned ones: "after recovery" starts when it answers.
+    down_at = time.time()
     fake.go_down(seconds=settings.down)
+    up_at = down_at + settings.down
     records: list[tuple[float, float, str | None]] = []
     try:
         for _ in workers:  # the last calls may still retry for their 30 s deadline
@@ -168,6 +172,8 @@ async def _run_config(config: str, settings: OutageSettings, fake: FakePlatform,
     errors = [r for r in records if r[2] is not None]
     after_errors = [r for r in errors if r[0] >= up_at]
     last_error = max((r[1] for r in errors), default=up_at)
+    during = [r for r in records if down_at <= r[0] < up_at]
+    after = [r for r in records if r[0] >= up_at]
     return {
         "config": config,
         "calls": len(records),
@@ -178,8 +184,27 @@ async def _run_config(config: str, settings: OutageSettings, fake: FakePlatform,
         "calls_after_recovery": sum(r[0] >= up_at for r in records),
         "recovery_seconds": round(max(0.0, last_error - up_at), 2),
         "error_kinds": sorted({r[2] for r in errors if r[2]}),
+        # What failed after recovery, and when (seconds from the platform coming back).
+        "after_recovery_error_kinds": dict(Counter(r[2] for r in after_errors)),
+        "after_recovery_error_window": (
+            [round(min(r[0] for r in after_errors) - up_at, 3),
+             round(max(r[1] for r in after_errors) - up_at, 3)] if after_errors else None
+        ),
+        # How long calls took: a failing call while down (fail fast or not), and calls started
+        # after recovery (what waiting for the platform costs once it is back).
+        "seconds_to_fail_while_down": _quantiles([r[1] - r[0] for r in during if r[2]]),
+        "seconds_per_call_after_recovery": _quantiles([r[1] - r[0] for r in after]),
         "series": series,
     }
+
+
+def _quantiles(durations: list[float]) -> dict[str, float] | None:
+    """Median, 99th percentile and maximum, in seconds."""
+    if not durations:
+        return None
+    ordered = sorted(durations)
+    at = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"p50": round(at(0.5), 3), "p99": round(at(0.99), 3), "max": round(ordered[-1], 3)}
 
 
 async def run_outage(settings: OutageSettings) -> dict[str, Any]:
@@ -197,17 +222,23 @@ def outage_markdown(results: dict[str, Any]) -> str:
     lines = [
         f"{settings['processes']} processes x {settings['callers']} callers (a call every "
         f"{settings['pause']} s each), platform down {settings['down']} s then up; breaker "
-        f"cool-down {settings['cool_down']} s.",
+        f"cool-down {settings['cool_down']} s. \"After recovery\": calls started once the "
+        "platform answers again.",
         "",
         "| configuration | upstream requests while down | calls while down | errors while down "
-        "| calls after recovery | errors after recovery | time to full recovery (s) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| median s to fail while down | calls after recovery | errors after recovery "
+        "| p99 / max s a call after recovery | time to full recovery (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in results["rows"]:
+        fail = row["seconds_to_fail_while_down"] or {"p50": 0.0}
+        after = row["seconds_per_call_after_recovery"] or {"p99": 0.0, "max": 0.0}
+        kinds = ", ".join(f"{n} {kind}" for kind, n in row["after_recovery_error_kinds"].items())
         lines.append(
             f"| {row['config']} | {row['upstream_during_outage']} | {row['calls_during_outage']}"
-            f" | {row['errors_during_outage']} | {row['calls_after_recovery']}"
-            f" | {row['errors_after_recovery']} | {row['recovery_seconds']} |"
+            f" | {row['errors_during_outage']} | {fail['p50']} | {row['calls_after_recovery']}"
+            f" | {row['errors_after_recovery']}{f' ({kinds})' if kinds else ''}"
+            f" | {after['p99']} / {after['max']} | {row['recovery_seconds']} |"
         )
     today, *others = results["rows"]
     for row in others:

@@ -116,5 +116,8 @@ def test_the_outage_suite_reports_three_configurations_through_an_outage(
         assert 0 <= row["errors_after_recovery"] <= row["calls_after_recovery"]
         assert row["recovery_seconds"] >= 0
         assert row["series"]
+        assert sum(row["after_recovery_error_kinds"].values()) == row["errors_after_recovery"]
+        after = row["seconds_per_call_after_recovery"]
+        assert 0 <= after["p50"] <= after["p99"] <= after["max"]
     table = (tmp_path / "outage-quick.md").read_text()
     assert "| configuration | upstream requests while down |" in table

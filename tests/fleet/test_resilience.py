@@ -338,3 +338,36 @@ async def test_calls_waiting_in_another_process_go_on_when_the_fleet_probe_is_an
     assert upstream(platform) == sent + 1 + 3  # the probe, then the three: no probe of theirs
     changes = [(e.state, e.reason) for e in told if isinstance(e, ga.CircuitChanged)]
     assert changes == [("open", "fleet"), ("closed", "fleet")]
+
+
+async def test_calls_waiting_in_another_process_fail_with_the_fleet_probe(
+    platform: FakePlatform, make_store: MakeStore, make_fleet_client: MakeClient,
+    redis_server: RedisServer,
+) -> None:
+    opener = make_fleet_client(games_store=make_store(),
+                               breaker=CircuitBreaker(failure_threshold=2, cool_down=3.0))
+    # As above; its timeout is the longest it could wait if the fleet's word did not come.
+    other = make_fleet_client(games_store=make_store(), timeout=2 * DEADLINE,
+                              breaker=CircuitBreaker(failure_threshold=10_000, cool_down=120,
+                                                     hold=0.5))
+    await other.get_game_link_demo(**PLAYER)
+    await eventually(lambda: listeners(redis_server, platform) == 1, "listening to the fleet")
+    platform.go_down()
+    for _ in range(2):
+        await outcome(opener)
+    await until(other, ga.CircuitOpenError, "the fleet's word that the circuit is open")
+    # The probe stays out a while, and fails.
+    platform.script(ScriptedResponse(path=DEMO_PATH, error="service_unavailable", delay=1.0))
+    probing = asyncio.create_task(outcome(opener))
+    probe_key = f"gameapi:{{{namespace_for(platform.base_url, 1)}}}:probe"
+    looker = redis_server.client()
+    await eventually(lambda: looker.exists(probe_key) == 1, "the opener holding the probe")
+    sent = upstream(platform)
+    waiting = [asyncio.create_task(outcome(other)) for _ in range(3)]
+    failed_probe = await probing
+    assert isinstance(failed_probe, ga.ApiError)
+    # The fleet's word that the probe failed ends their wait, long before their timeout.
+    refusals = await asyncio.wait_for(asyncio.gather(*waiting), DEADLINE)
+    assert all(isinstance(r, ga.CircuitOpenError) for r in refusals), refusals
+    assert all(0 < r.next_probe_in <= 3.0 for r in refusals)  # type: ignore[union-attr]
+    assert upstream(platform) == sent + 1  # the probe alone
