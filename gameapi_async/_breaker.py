@@ -29,7 +29,13 @@ from typing import Any, Final
 import attrs
 
 from ._clock import Clock
-from ._errors import CircuitOpenError, GameApiError, InvalidParameterError, is_transient
+from ._errors import (
+    CircuitOpenError,
+    ClientClosedError,
+    GameApiError,
+    InvalidParameterError,
+    is_transient,
+)
 from ._events import CircuitChanged, EventHook, emit
 from ._pipeline import Call, ChainedMiddleware, Handler, Reply
 
@@ -111,6 +117,7 @@ class Circuit:
         self.clear = True  # closed, with nothing to learn from the fleet: attempts just go
         self.resync = False  # the fleet announced a change this process has not read yet
         self._changed: asyncio.Event | None = None  # set (and replaced) at every change
+        self.stopped = False  # the client is closing: no attempt waits any more
 
     # -- the decisions -------------------------------------------------------------------
 
@@ -129,6 +136,8 @@ class Circuit:
         send_by = start + hold
         give_up = math.inf if limit is None else start + limit
         while True:
+            if self.stopped:
+                raise ClientClosedError("the client was closed while the call waited for a probe")
             await self.refresh()
             now = clock.monotonic()
             if self.state == CLOSED:
@@ -188,6 +197,12 @@ class Circuit:
         changed, self._changed = self._changed, None
         if changed is not None:
             changed.set()
+
+    def stop(self) -> None:
+        """The client is closing: the attempts waiting for a probe raise ``ClientClosedError``
+        now rather than when their wait ends."""
+        self.stopped = True
+        self.wake()
 
     def refusal(self, now: float) -> CircuitOpenError:
         """The error for an attempt the circuit refuses."""

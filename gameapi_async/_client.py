@@ -363,7 +363,7 @@ class GameApiClient:
         )
         if instruments is not None:
             self._shared.get_games = instruments.wrap_games(games.get)
-        if circuit is not None and hasattr(circuit, "stop"):
+        if circuit is not None:  # releases the calls waiting for a probe
             self._shared.on_close.append(circuit.stop)
         self._options = options
 

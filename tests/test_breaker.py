@@ -329,6 +329,28 @@ async def test_a_cancelled_wait_sends_nothing_and_leaves_the_circuit_usable(
         assert len(transport.sent) == 5
 
 
+async def test_closing_the_client_releases_the_calls_waiting_for_a_probe(
+    clock: FakeClock,
+) -> None:
+    down = ga.NetworkError("refused")
+    transport = HeldTransport(down, down, down)
+    client = holding(clock, transport, cool_down=5.0)
+    await fail(client, 3)
+    clock.advance(5.0)
+    transport.gate = asyncio.Event()
+    probe = asyncio.create_task(client.get_game_link_demo(**PLAYER))
+    await asyncio.wait_for(transport.held.wait(), 30)
+    waiter = asyncio.create_task(client.with_options(timeout=None).get_game_link_demo(**PLAYER))
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    await client.close()
+    with pytest.raises(ga.ClientClosedError):
+        await asyncio.wait_for(waiter, 30)  # at once, not when a probe would have told it
+    assert len(transport.sent) == 4  # the waiter sent nothing
+    transport.gate.set()  # (this stand-in transport still answers the probe)
+    await probe
+
+
 async def test_one_log_line_per_change_not_per_call(
     mock: aioresponses, make_client: MakeClient, clock: FakeClock,
     caplog: pytest.LogCaptureFixture,

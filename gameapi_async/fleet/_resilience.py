@@ -247,7 +247,8 @@ class FleetCircuit(Circuit):
             await self._fleet.run(script, self._keys, args)
 
     def stop(self) -> None:
-        """Stop listening to the fleet."""
+        """The client is closing: release the waiting attempts; stop listening to the fleet."""
+        super().stop()
         if self._stop is not None:
             self._stop()
 
