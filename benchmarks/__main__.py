@@ -1,5 +1,5 @@
-"""``python -m benchmarks [--suite client|fleet|instructions] [--quick] [--out DIR]``: run a
-suite, write its reports."""
+"""``python -m benchmarks [--suite client|fleet|instructions|outage] [--quick] [--out DIR]``:
+run a suite, write its reports."""
 
 from __future__ import annotations
 
@@ -25,12 +25,13 @@ def main() -> int:
         help="where to write the reports (default: benchmarks/results for a full run, a new "
         "temporary folder for --quick, so a quick check leaves the checkout untouched)",
     )
-    parser.add_argument("--suite", choices=("client", "fleet", "instructions"),
+    parser.add_argument("--suite", choices=("client", "fleet", "instructions", "outage"),
                         default="client",
                         help="client: the SDK against raw HTTP (default); fleet: the shared "
                         "store against cashews and aiocache on Redis; instructions: "
                         "instructions per signed get_game_link, SDK against raw aiohttp, "
-                        "counted by valgrind's callgrind")
+                        "counted by valgrind's callgrind; outage: a fleet's upstream requests "
+                        "and errors through an outage, three configurations")
     parser.add_argument("--against", metavar="REV", default=None,
                         help="instructions suite: also measure the SDK at git revision REV, "
                         "in the same run")
@@ -44,6 +45,8 @@ def main() -> int:
         return _fleet(args.quick, args.out)
     if args.suite == "instructions":
         return _instructions(args.quick, args.out, args.against)
+    if args.suite == "outage":
+        return _outage(args.quick, args.out)
     settings = Settings.quick() if args.quick else Settings()
     results = asyncio.run(run_all(settings))
     results["meta"] = {
@@ -98,6 +101,18 @@ def _instructions(quick: bool, folder: Path, against: str | None) -> int:
     path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {path}", file=sys.stderr)
     print(instructions_markdown(results))
+    return 0
+
+
+def _outage(quick: bool, folder: Path) -> int:
+    from .outage import OutageSettings, outage_markdown, run_outage, write_outage
+
+    results = asyncio.run(run_outage(OutageSettings.quick() if quick else OutageSettings()))
+    results["meta"] = {"date": datetime.date.today().isoformat(), "quick": quick,
+                       "machine": machine()}
+    for path in write_outage(results, folder, quick):
+        print(f"wrote {path}", file=sys.stderr)
+    print(outage_markdown(results))
     return 0
 
 

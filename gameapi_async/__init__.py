@@ -15,6 +15,8 @@ import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ._breaker import CircuitBreaker
+    from ._budget import RetryBudget
     from ._cache import CacheStats
     from ._canonical import encode_object as encode_body
     from ._client import GameApiClient
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
         AgentNotFoundError,
         ApiError,
         ApiTokenNotFoundError,
+        CircuitOpenError,
         ClientClosedError,
         GameApiError,
         GameNotAvailableError,
@@ -43,7 +46,15 @@ if TYPE_CHECKING:
         ValidationError,
         WrongEventLoopError,
     )
-    from ._events import AttemptFinished, ClockResynced, Event, EventHook, RetryScheduled
+    from ._events import (
+        AttemptFinished,
+        CircuitChanged,
+        ClockResynced,
+        Event,
+        EventHook,
+        RetryRefused,
+        RetryScheduled,
+    )
     from ._models import Game, GameLink, GameList
     from ._pipeline import Call, CallOptions, Handler, Middleware, Reply
     from ._policy import RetryPolicy
@@ -67,6 +78,9 @@ __all__ = [
     "CacheStats",
     "Call",
     "CallOptions",
+    "CircuitBreaker",
+    "CircuitChanged",
+    "CircuitOpenError",
     "ClientClosedError",
     "Clock",
     "ClockResynced",
@@ -95,7 +109,9 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseError",
     "ResponseTooLargeError",
+    "RetryBudget",
     "RetryPolicy",
+    "RetryRefused",
     "RetryScheduled",
     "SignatureRequiredError",
     "SignedRequest",
@@ -119,6 +135,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "CacheStats": ("._cache", "CacheStats"),
     "Call": ("._pipeline", "Call"),
     "CallOptions": ("._pipeline", "CallOptions"),
+    "CircuitBreaker": ("._breaker", "CircuitBreaker"),
+    "CircuitChanged": ("._events", "CircuitChanged"),
+    "CircuitOpenError": ("._errors", "CircuitOpenError"),
     "ClientClosedError": ("._errors", "ClientClosedError"),
     "Clock": ("._clock", "Clock"),
     "ClockResynced": ("._events", "ClockResynced"),
@@ -147,7 +166,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "RequestTimeoutError": ("._errors", "RequestTimeoutError"),
     "ResponseError": ("._errors", "ResponseError"),
     "ResponseTooLargeError": ("._errors", "ResponseTooLargeError"),
+    "RetryBudget": ("._budget", "RetryBudget"),
     "RetryPolicy": ("._policy", "RetryPolicy"),
+    "RetryRefused": ("._events", "RetryRefused"),
     "RetryScheduled": ("._events", "RetryScheduled"),
     "SignatureRequiredError": ("._errors", "SignatureRequiredError"),
     "SignedRequest": ("._protocol", "SignedRequest"),

@@ -15,11 +15,12 @@ import inspect
 import random
 import ssl as ssl_module
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, cast
 
 import aiohttp
 
+from ._breaker import Circuit, CircuitBreaker, CircuitBreakerMiddleware
 from ._cache import GameListCache
 from ._clock import Clock, SystemClock
 from ._config import check_api_token, check_base_url, check_seconds
@@ -33,6 +34,7 @@ from ._signing import Signer
 from ._telemetry import GamesGetter, bind_telemetry
 from ._transport import AiohttpTransport, Transport
 from ._validation import validate_positive_int
+from .fleet._resilience import fleet_resilience
 from .fleet._shared_list import FleetGames, namespace_for
 from .fleet._store import GameListStore, StoreSettings
 from .middleware import AttemptObserver, ClockSkewMiddleware, RetryMiddleware
@@ -79,6 +81,14 @@ def check_retry(retry: object) -> RetryPolicy:
     if not isinstance(retry, RetryPolicy):
         raise InvalidParameterError("retry", f"must be a RetryPolicy, got {type(retry).__name__}")
     return retry
+
+
+def _check_breaker(breaker: object) -> CircuitBreaker | None:
+    if breaker is None or isinstance(breaker, CircuitBreaker):
+        return breaker
+    raise InvalidParameterError(
+        "breaker", f"must be a CircuitBreaker or None, got {type(breaker).__name__}"
+    )
 
 
 def _check_hooks(on_event: object) -> tuple[EventHook, ...]:
@@ -150,8 +160,11 @@ class ClientParts:
         self.closed = False
         self.guard = LoopGuard(self._release)
         self.closing: asyncio.Task[None] | None = None  # the one task that closes everything
+        self.on_close: list[Callable[[], None]] = []  # e.g. release calls held for a probe
 
     async def _release(self) -> None:
+        for stop in self.on_close:
+            stop()
         try:
             await self.games.aclose()
         finally:
@@ -179,6 +192,7 @@ def assemble(
     rng: random.Random | None,
     transport: Transport | None,
     telemetry: Telemetry | None,
+    breaker: CircuitBreaker | None = None,
 ) -> tuple[ClientParts, CallOptions]:
     """The parts of one client and its default call options, from the constructor's
     arguments, each checked (``InvalidParameterError`` naming it) before anything is built."""
@@ -220,10 +234,22 @@ def assemble(
         instruments = bind_telemetry(telemetry, base_url=base_url, agent_id=agent_id)
         call_hooks = (*hooks, instruments.on_event)
         attempt = instruments.wrap_attempt(sender)
-    skew = ClockSkewMiddleware(clock=clock, hooks=call_hooks)
-    retrier = RetryMiddleware(clock=clock, rng=rng, hooks=call_hooks)
-    observer = AttemptObserver(clock=clock, hooks=hooks)
     store = _check_store(games_store)
+    # With a store, the retry budget and the circuit are the fleet's.
+    fleet = None if store is None else fleet_resilience(
+        store, namespace_for(base_url, agent_id), clock
+    )
+    skew = ClockSkewMiddleware(clock=clock, hooks=call_hooks)
+    retrier = RetryMiddleware(clock=clock, rng=rng, hooks=call_hooks,
+                              budgets=None if fleet is None else fleet.budgets())
+    observer = AttemptObserver(clock=clock, hooks=hooks)
+    builtins: list[Middleware] = [skew, retrier, observer]
+    circuit = None
+    if (breaker := _check_breaker(breaker)) is not None:
+        circuit = (Circuit(breaker, clock=clock, hooks=call_hooks) if fleet is None
+                   else fleet.circuit(breaker, call_hooks))
+        # Between retry and the attempt: holds or refuses attempts while the circuit is open.
+        builtins.insert(2, CircuitBreakerMiddleware(circuit))
     games_ttl = check_seconds("games_ttl", games_ttl or None)
     max_stale = check_seconds("games_max_stale", games_max_stale, allow_none=False,
                               allow_zero=True)
@@ -242,7 +268,7 @@ def assemble(
     )
     if instruments is not None:
         games.observer = instruments.on_cache_lookup
-    handler = compose((*_check_middlewares(middlewares), skew, retrier, observer), attempt)
+    handler = compose((*_check_middlewares(middlewares), *builtins), attempt)
     if instruments is not None:
         handler = instruments.wrap_handler(handler)  # outermost: the whole logical call
     parts = ClientParts(
@@ -255,4 +281,6 @@ def assemble(
         games=games,
         get_games=games.get if instruments is None else instruments.wrap_games(games.get),
     )
+    if circuit is not None:  # releases the calls waiting for a probe
+        parts.on_close.append(circuit.stop)
     return parts, options

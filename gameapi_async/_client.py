@@ -20,6 +20,7 @@ from ._assembly import (
     assemble,
     check_retry,
 )
+from ._breaker import CircuitBreaker
 from ._cache import CacheStats
 from ._clock import Clock
 from ._config import (
@@ -112,6 +113,10 @@ class GameApiClient:
         transport: a custom transport (tests, other HTTP stacks); replaces ``session``.
         telemetry: a ``gameapi_async.otel.Telemetry`` for OpenTelemetry spans and metrics
             (the ``otel`` extra); without it nothing of OpenTelemetry is imported.
+        breaker: a ``CircuitBreaker``: after a run of transient failures the circuit opens;
+            calls then wait for the next probe (up to ``hold``) or fail with
+            ``CircuitOpenError`` (default ``None``: off). With ``games_store`` the circuit and
+            the retry budget are shared by the fleet.
     """
 
     __slots__ = ("_options", "_parts")
@@ -138,6 +143,7 @@ class GameApiClient:
         rng: random.Random | None = None,
         transport: Transport | None = None,
         telemetry: Telemetry | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._parts, self._options = assemble(
             base_url=base_url, agent_id=agent_id, api_token=api_token, session=session,
@@ -146,6 +152,7 @@ class GameApiClient:
             games_max_stale=games_max_stale, games_store=games_store,
             max_response_bytes=max_response_bytes, allow_insecure_http=allow_insecure_http,
             ssl=ssl, clock=clock, rng=rng, transport=transport, telemetry=telemetry,
+            breaker=breaker,
         )
 
     @classmethod

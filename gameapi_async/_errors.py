@@ -10,7 +10,8 @@
     ├── MiddlewareError                 a user middleware broke the contract (also TypeError)
     ├── TransportError                  no complete answer came back
     │   ├── NetworkError                connect refused/reset, connection dropped mid-answer
-    │   └── RequestTimeoutError         an attempt ran out of time (also TimeoutError)
+    │   ├── RequestTimeoutError         an attempt ran out of time (also TimeoutError)
+    │   └── CircuitOpenError            not sent: the circuit breaker is open; never retried
     ├── ResponseError                   an answer came back but is not a platform envelope
     │   ├── MalformedResponseError      not JSON, wrong shape, status and HTTP code disagree
     │   └── ResponseTooLargeError       larger than ``max_response_bytes``; not read in full
@@ -50,6 +51,7 @@ __all__ = [
     "AgentNotFoundError",
     "ApiError",
     "ApiTokenNotFoundError",
+    "CircuitOpenError",
     "ClientClosedError",
     "GameApiError",
     "GameNotAvailableError",
@@ -108,6 +110,9 @@ class GameApiError(Exception):
     http_status: int | None
     request_id: str | None
     attempts: int
+    # Set by the circuit breaker on the error of a probe that failed: the circuit has just
+    # reopened, so the call is not retried (a retry could only wait for the next probe). Internal.
+    _failed_probe: bool = False
 
     def __init__(
         self,
@@ -206,6 +211,25 @@ class NetworkError(TransportError):
 
 class RequestTimeoutError(TransportError, TimeoutError):
     """One attempt exceeded its timeout (connect or total)."""
+
+
+class CircuitOpenError(TransportError):
+    """Not sent: the circuit breaker is open after a run of transient failures.
+
+    Transient (the platform is taken to be down, not the request wrong), so a cached game list
+    is served through it, but never retried by the call itself, which sends nothing more. It is
+    raised when the next probe is further away than the breaker's ``hold``, or when the probe
+    the attempt waited for failed or outlasted the attempt's timeout. ``attempts`` counts the
+    attempts the call made before it was refused.
+
+    Attributes:
+        next_probe_in: seconds until the breaker lets the next probe call through (``0.0``
+            while a probe is on its way).
+    """
+
+    def __init__(self, message: str, *, next_probe_in: float) -> None:
+        super().__init__(message)
+        self.next_probe_in = next_probe_in
 
 
 class ResponseError(GameApiError):

@@ -15,7 +15,16 @@ import attrs
 
 from ._errors import GameApiError
 
-__all__ = ["AttemptFinished", "ClockResynced", "Event", "EventHook", "RetryScheduled", "emit"]
+__all__ = [
+    "AttemptFinished",
+    "CircuitChanged",
+    "ClockResynced",
+    "Event",
+    "EventHook",
+    "RetryRefused",
+    "RetryScheduled",
+    "emit",
+]
 
 logger = logging.getLogger("gameapi_async")
 
@@ -74,7 +83,39 @@ class ClockResynced:
     reason: str  # "request_expired" or "observed"
 
 
-Event = AttemptFinished | RetryScheduled | ClockResynced
+@attrs.frozen
+class RetryRefused:
+    """A transient failure would have been retried, but the retry budget was spent: the call
+    raises ``error`` now.
+
+    Attributes:
+        endpoint: the platform path of the call.
+        attempt: the number of the attempt that failed.
+        error: the transient error the call raises.
+    """
+
+    endpoint: str
+    attempt: int
+    error: GameApiError
+
+
+@attrs.frozen
+class CircuitChanged:
+    """The circuit breaker changed state (in this process, or told by the fleet).
+
+    Attributes:
+        state: ``"closed"``, ``"open"`` or ``"half_open"`` (one probe call is let through).
+        previous: the state before.
+        reason: what moved it: ``"failures"``, ``"probe_failed"``, ``"probe_succeeded"``,
+            ``"cool_down"`` or ``"fleet"`` (another process of the fleet).
+    """
+
+    state: str
+    previous: str
+    reason: str
+
+
+Event = AttemptFinished | RetryScheduled | ClockResynced | RetryRefused | CircuitChanged
 """Any event an ``on_event`` hook may receive; match on its class."""
 EventHook = Callable[[Event], None]
 """A callable given every event, synchronously, in the task that made the call.

@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from ._budget import RetryBudget
 from ._config import check_seconds
 from ._errors import InvalidParameterError
 
@@ -27,6 +28,13 @@ def _check_deadline(instance: object, attribute: attrs.Attribute[Any], value: fl
         _check_positive(instance, attribute, value)
 
 
+def _check_budget(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, RetryBudget):
+        raise InvalidParameterError(
+            "retry.budget", f"must be a RetryBudget or None, got {type(value).__name__}"
+        )
+
+
 @attrs.frozen
 class RetryPolicy:
     """When and how a call is tried again.
@@ -41,6 +49,8 @@ class RetryPolicy:
         deadline: seconds from the start of the call after which no new attempt starts and no
             wait may reach; ``None`` for no deadline.
         retry_after_max: the longest ``Retry-After`` the client will honour.
+        budget: the ``RetryBudget`` all calls of the client (of the fleet, with a fleet
+            store) spend their retries from; ``None`` lets every call retry on its own.
     """
 
     attempts: int = attrs.field(default=4, validator=_check_attempts)
@@ -48,6 +58,7 @@ class RetryPolicy:
     wait_max: float = attrs.field(default=8.0, validator=_check_positive)
     deadline: float | None = attrs.field(default=30.0, validator=_check_deadline)
     retry_after_max: float = attrs.field(default=30.0, validator=_check_positive)
+    budget: RetryBudget | None = attrs.field(default=RetryBudget(), validator=_check_budget)
 
     @classmethod
     def disabled(cls) -> RetryPolicy:

@@ -116,3 +116,31 @@ def test_the_instruction_count_mode_reports_a_per_call_ratio(tmp_path: Path) -> 
     assert data["ratio"] == round(modes["gameapi_async"]["per_call"]
                                   / modes["raw aiohttp"]["per_call"], 3)
     assert f"{data['ratio']:.3f}x" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_outage_suite_reports_three_configurations_through_an_outage(
+    tmp_path: Path,
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--suite", "outage", "--quick", "--out",
+         str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads((tmp_path / "outage-quick.json").read_text())
+    rows = data["rows"]
+    assert [row["config"] for row in rows] == ["today", "in-process", "fleet-shared"]
+    for row in rows:  # what was measured, not how well it went: no thresholds here
+        assert row["calls"] > 0
+        assert row["calls_during_outage"] > 0
+        assert row["calls_after_recovery"] > 0
+        assert row["upstream_during_outage"] > 0  # the outage really happened to each
+        assert 0 <= row["errors_after_recovery"] <= row["calls_after_recovery"]
+        assert row["recovery_seconds"] >= 0
+        assert row["series"]
+        assert sum(row["after_recovery_error_kinds"].values()) == row["errors_after_recovery"]
+        after = row["seconds_per_call_after_recovery"]
+        assert 0 <= after["p50"] <= after["p99"] <= after["max"]
+    table = (tmp_path / "outage-quick.md").read_text()
+    assert "| configuration | upstream requests while down |" in table

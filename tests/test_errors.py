@@ -91,6 +91,7 @@ ARGUMENTS: dict[str, Any] = {
     "server_time": 1_700_000_000.5,
     "retry_after": 2.5,
     "body_excerpt": '{"status":"error"}',
+    "next_probe_in": 4.5,
 }
 
 

@@ -403,6 +403,12 @@ class RedisGameListStore:
             "process fetches its own list until then", type(error).__name__, error, fix,
         )
 
+    # -- for the fleet's retry budget and circuit (fleet/_resilience.py) -------------------
+
+    def _commands(self) -> tuple[Any, Callable[[Callable[[], Awaitable[T]]], Awaitable[T]]]:
+        """The Redis client and the guarded runner (timeout, rest, error classification)."""
+        return self._redis, self._run
+
     # -- the primitives (see GameListStore) -----------------------------------------------
 
     async def peek(self, namespace: str) -> Peek:

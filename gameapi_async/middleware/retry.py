@@ -13,9 +13,10 @@ from collections.abc import Sequence
 
 import attrs
 
+from .._budget import LocalBudgetAccount, RetryBudgets
 from .._clock import Clock, SystemClock
-from .._errors import GameApiError, is_transient
-from .._events import EventHook, RetryScheduled, emit
+from .._errors import CircuitOpenError, GameApiError, is_transient
+from .._events import EventHook, RetryRefused, RetryScheduled, emit
 from .._pipeline import Call, Handler, Reply
 
 __all__ = ["RetryMiddleware"]
@@ -26,12 +27,19 @@ logger = logging.getLogger("gameapi_async")
 class RetryMiddleware:
     """Applies ``call.options.retry``; sleeps through the client's clock."""
 
-    __slots__ = ("_clock", "_hooks", "_monotonic", "_rng")
+    __slots__ = ("_budgets", "_clock", "_hooks", "_monotonic", "_rng")
 
     def __init__(
-        self, *, clock: Clock, rng: random.Random | None = None, hooks: Sequence[EventHook] = ()
+        self,
+        *,
+        clock: Clock,
+        rng: random.Random | None = None,
+        hooks: Sequence[EventHook] = (),
+        budgets: RetryBudgets | None = None,
     ) -> None:
         self._clock = clock
+        # The tokens of the policy's RetryBudget: this client's, or the fleet's.
+        self._budgets = budgets or RetryBudgets(lambda budget: LocalBudgetAccount(budget, clock))
         # Read once per call for the deadline: the system clock directly, one call fewer.
         self._monotonic = time.monotonic if type(clock) is SystemClock else clock.monotonic
         self._rng = rng if rng is not None else random.Random()
@@ -52,20 +60,37 @@ class RetryMiddleware:
         # then carries the budget and deadline left, see ClockSkewMiddleware).
         before = call.attempt - 1
         failed = 0
+        account = self._budgets.account(policy.budget)
+        if account is not None and before == 0:
+            account.deposit()
         while True:
             try:
-                return await call_next(attempt_call)
+                reply = await call_next(attempt_call)
             except GameApiError as error:
                 failed += 1
                 error.attempts = before + failed
                 if failed >= policy.attempts or not is_transient(error):
                     raise
+                if isinstance(error, CircuitOpenError) or error._failed_probe:
+                    # The breaker refused the attempt, or it was the probe and the circuit has
+                    # just reopened: a retry could only wait a cool-down for the next probe.
+                    raise
                 wait = policy.wait(failed, getattr(error, "retry_after", None), self._rng)
                 if deadline is not None and clock.monotonic() + wait >= deadline:
                     raise  # the next attempt could not start before the deadline
+                if account is not None and not await self._budgets.withdraw(
+                    account, call.endpoint.name
+                ):
+                    if self._hooks:
+                        emit(self._hooks, RetryRefused(call.endpoint.name, before + failed, error))
+                    raise
                 self._announce(call, before + failed, wait, error)
                 await clock.sleep(wait)
                 attempt_call = self._next_attempt(call, before + failed + 1, deadline)
+            else:
+                if failed and account is not None:
+                    account.refund()  # the retry was answered: it cost no amplification
+                return reply
 
     def _next_attempt(self, call: Call, attempt: int, deadline: float | None) -> Call:
         options = call.options

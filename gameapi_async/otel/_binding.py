@@ -35,7 +35,7 @@ from opentelemetry.util.types import AttributeValue
 
 from .._cache import Fetch
 from .._errors import GameApiError
-from .._events import ClockResynced, Event, RetryScheduled
+from .._events import CircuitChanged, ClockResynced, Event, RetryRefused, RetryScheduled
 from .._models import GameList
 from .._pipeline import Call, Handler, Reply
 from .._protocol import Endpoint
@@ -50,6 +50,9 @@ from ._names import (
     ATTEMPTS,
     CACHE_OUTCOME,
     CANCELLED,
+    CIRCUIT_REASON,
+    CIRCUIT_STATE,
+    CIRCUIT_STATE_VALUES,
     CLOCK_OFFSET,
     CLOCK_PREVIOUS_OFFSET,
     CLOCK_RESYNC_EVENT,
@@ -338,6 +341,16 @@ class ClientTelemetry:
                 record.span.add_event(RETRY_EVENT, {
                     ATTEMPT_NUMBER: event.attempt, RETRY_WAIT: event.wait, ERROR_TYPE: kind,
                 })
+        elif type(event) is RetryRefused:
+            kind = error_type(event.error)
+            self._instruments.retries_refused.add(
+                1, self._metric_set(event.endpoint, ERROR, kind, event.error.http_status)
+            )
+        elif type(event) is CircuitChanged:
+            self._instruments.circuit_state.set(CIRCUIT_STATE_VALUES[event.state], self._server)
+            self._instruments.circuit_changes.add(
+                1, {**self._server, CIRCUIT_STATE: event.state, CIRCUIT_REASON: event.reason}
+            )
         elif type(event) is ClockResynced:
             self._instruments.clock_offset.set(event.offset, self._server)
             record = _CALL.get()

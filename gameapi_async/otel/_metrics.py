@@ -10,8 +10,11 @@ from ._names import (
     ATTEMPTS_METRIC,
     CACHE_LOOKUPS_METRIC,
     CALL_DURATION_METRIC,
+    CIRCUIT_CHANGES_METRIC,
+    CIRCUIT_STATE_METRIC,
     CLOCK_OFFSET_METRIC,
     RETRIES_METRIC,
+    RETRIES_REFUSED_METRIC,
 )
 
 __all__ = ["Instruments"]
@@ -27,7 +30,16 @@ class Instruments:
     the same instruments back and all keep reporting (a second observable gauge of the same
     name would be returned without its callback, and go silent)."""
 
-    __slots__ = ("attempts", "call_duration", "clock_offset", "lookups", "retries")
+    __slots__ = (
+        "attempts",
+        "call_duration",
+        "circuit_changes",
+        "circuit_state",
+        "clock_offset",
+        "lookups",
+        "retries",
+        "retries_refused",
+    )
 
     def __init__(self, meter: Meter) -> None:
         self.call_duration = meter.create_histogram(
@@ -45,7 +57,23 @@ class Instruments:
         self.retries = meter.create_counter(
             RETRIES_METRIC,
             unit="{retry}",
-            description="Retries scheduled after a transient failure",
+            description="Retries scheduled after a transient failure (each spent a token of "
+            "the retry budget)",
+        )
+        self.retries_refused = meter.create_counter(
+            RETRIES_REFUSED_METRIC,
+            unit="{retry}",
+            description="Retries refused because the retry budget was spent",
+        )
+        self.circuit_state = meter.create_gauge(
+            CIRCUIT_STATE_METRIC,
+            unit="1",
+            description="The circuit breaker's state: 0 closed, 1 half open, 2 open",
+        )
+        self.circuit_changes = meter.create_counter(
+            CIRCUIT_CHANGES_METRIC,
+            unit="{change}",
+            description="Changes of the circuit breaker's state, by new state and reason",
         )
         self.lookups = meter.create_counter(
             CACHE_LOOKUPS_METRIC,

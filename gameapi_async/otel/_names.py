@@ -51,6 +51,13 @@ ATTEMPTS_METRIC: Final = "gameapi.client.attempts"
 RETRIES_METRIC: Final = "gameapi.client.retries"
 CACHE_LOOKUPS_METRIC: Final = "gameapi.client.cache.lookups"
 CLOCK_OFFSET_METRIC: Final = "gameapi.client.clock.offset"
+RETRIES_REFUSED_METRIC: Final = "gameapi.client.retries.refused"
+CIRCUIT_STATE_METRIC: Final = "gameapi.client.circuit.state"
+CIRCUIT_CHANGES_METRIC: Final = "gameapi.client.circuit.changes"
+CIRCUIT_STATE: Final = "gameapi.circuit.state"
+CIRCUIT_REASON: Final = "gameapi.circuit.reason"
+#: The circuit state gauge's values.
+CIRCUIT_STATE_VALUES: Final = {"closed": 0, "half_open": 1, "open": 2}
 
 SUCCESS: Final = "success"
 ERROR: Final = "error"

@@ -47,7 +47,14 @@ from .._protocol import ENDPOINTS, GET_GAME_LINK_DEMO, LIST_GAMES, Endpoint
 from .._signing import verify
 from .._validation import RULES
 from ._catalogue import DEFAULT_GAMES
-from ._faults import ERRORS, Faults, ScriptedResponse, error_message, injected_error
+from ._faults import (
+    ERRORS,
+    INJECTED_ERRORS,
+    Faults,
+    ScriptedResponse,
+    error_message,
+    injected_error,
+)
 
 if TYPE_CHECKING:
     from ._callbacks import CallbackSender
@@ -174,6 +181,7 @@ class FakePlatform:
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
         self._stalls: set[asyncio.Future[None]] = set()
+        self._outage: tuple[int, float] | None = None  # (status, monotonic end) while down
 
     # -- lifetime -------------------------------------------------------------------------
 
@@ -260,6 +268,28 @@ class FakePlatform:
             raise ValueError(f"agent {agent} is not known to this fake or has no token")
         return CallbackSender(url, agent_id=agent, api_token=token)
 
+    # -- an outage, then a recovery -------------------------------------------------------
+
+    def go_down(self, *, seconds: float | None = None, status: int = 503) -> None:
+        """Play an outage: every request is answered ``status`` (recorded with the outcome
+        ``"outage"``) until :meth:`come_back`, or for ``seconds`` if given, after which the
+        platform answers normally again by itself. Scripted answers still come first."""
+        if status not in INJECTED_ERRORS:
+            raise ValueError(f"status must be one of {sorted(INJECTED_ERRORS)}, got {status!r}")
+        if seconds is not None and not seconds >= 0:
+            raise ValueError(f"seconds must be >= 0 or None, got {seconds!r}")
+        end = float("inf") if seconds is None else time.monotonic() + seconds
+        self._outage = (status, end)
+
+    def come_back(self) -> None:
+        """End an outage played by :meth:`go_down`: answer normally again."""
+        self._outage = None
+
+    @property
+    def down(self) -> bool:
+        """Whether an outage is being played now."""
+        return self._outage is not None and time.monotonic() < self._outage[1]
+
     def requests_to(self, path: str) -> list[RecordedRequest]:
         """The recorded requests to one path, in arrival order."""
         return [r for r in self.requests if r.path == path]
@@ -281,6 +311,13 @@ class FakePlatform:
         scripted = self._next_scripted(request.path)
         if scripted is not None:
             return await self._serve_scripted(request, scripted, record)
+
+        if self._outage is not None:
+            status, end = self._outage
+            if time.monotonic() < end:
+                record(status, "outage")
+                return self._injected_error(status)
+            self._outage = None
 
         faults = self.faults
         if faults.latency:
