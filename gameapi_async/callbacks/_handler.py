@@ -148,9 +148,7 @@ class CallbackHandler:
 
     async def aiohttp_handler(self, request: web.Request) -> web.StreamResponse:
         """An ``aiohttp.web`` handler: ``app.router.add_post(path, handler.aiohttp_handler)``."""
-        from ._aiohttp import serve_aiohttp  # cached after the first call; keeps aiohttp lazy
-
-        return await serve_aiohttp(self, request)
+        return await (_serve_aiohttp or _load_aiohttp_adapter())(self, request)
 
     def too_large(self) -> CallbackResponse:
         """The answer to a body over ``max_body``, sent without reading the body."""
@@ -164,6 +162,22 @@ class CallbackHandler:
 
     def __repr__(self) -> str:
         return f"<CallbackHandler {self._verifier!r} wallet={type(self._wallet).__name__}>"
+
+
+if TYPE_CHECKING:
+    _Serve = Callable[[CallbackHandler, web.Request], Awaitable[web.StreamResponse]]
+
+_serve_aiohttp: _Serve | None = None
+
+
+def _load_aiohttp_adapter() -> _Serve:
+    """The aiohttp adapter, imported on first use (aiohttp stays optional) and kept: an import
+    statement run per request costs a relative-name lookup and two caught AttributeErrors."""
+    global _serve_aiohttp
+    from ._aiohttp import serve_aiohttp
+
+    _serve_aiohttp = serve_aiohttp
+    return serve_aiohttp
 
 
 def refused(refusal: CallbackRefused, *, close: bool = False) -> CallbackResponse:

@@ -206,11 +206,10 @@ _SHAPES: Final[dict[str, _Shape]] = {
 }
 
 
-def _typed(shape: _Shape, data: dict[str, Any]) -> dict[str, Any]:
-    """The documented fields of ``data`` as the callback class takes them, or the refusal
-    naming the first wrong one."""
+def _typed(shape: _Shape, data: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with the documented fields of ``data`` added as the callback class takes
+    them, or the refusal naming the first wrong one."""
     get = data.get
-    values: dict[str, Any] = {}
     for name in shape.texts:
         value = get(name)
         if type(value) is not str or not value:
@@ -328,8 +327,10 @@ class CallbackVerifier:
         if shape is None:  # a rollback or any other type: untyped, the whole body in data
             return Callback(type=kind, agent_id=agent_id, request_id=request_id,
                             data=MappingProxyType(data), body=body)
-        return shape.cls(type=kind, agent_id=agent_id, request_id=request_id,
-                         data=MappingProxyType(data), body=body, **_typed(shape, data))
+        # One keyword dict, filled in place and passed on as it is (no merge at the call).
+        return shape.cls(**_typed(shape, data, {
+            "type": kind, "agent_id": agent_id, "request_id": request_id,
+            "data": MappingProxyType(data), "body": body}))
 
     def _check_timestamp(self, value: object) -> None:
         if type(value) is not int:

@@ -1,4 +1,4 @@
-"""Wallet endpoints for the wallet-check tests: one correct, one broken in known ways."""
+"""Wallet endpoints for the wallet-check tests: a correct wallet, and a body-rewriting one."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from decimal import Decimal
 from aiohttp import web
 
 from gameapi_async.callbacks import CallbackHandler, GetBalance, MakeBet, WalletError
-from gameapi_async.testing._wallet_check import CONCURRENT_BET, CONCURRENT_REDELIVERY, REDELIVERIES
 
 from ..support import AGENT_ID, API_TOKEN
 
@@ -43,54 +42,6 @@ class MemoryWallet:
             balance = self.balances[callback.player_id] = balance - callback.bet + callback.win
             self.applied[key] = balance
             return balance
-
-
-class RacyDedupWallet(MemoryWallet):
-    """Right in every sequential test, wrong under a retry racing the original: it looks the
-    delivery key up before taking its lock, so copies that arrive together are all applied.
-
-    A barrier makes the copies of the concurrent-redelivery bet meet every run, not by luck.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.barrier = asyncio.Barrier(REDELIVERIES)
-
-    async def make_bet(self, callback: MakeBet) -> Decimal:
-        key = callback.request_id or callback.body.hex()
-        if key in self.applied:
-            return self.balances[callback.player_id]
-        if callback.bet == CONCURRENT_REDELIVERY[0]:
-            await asyncio.wait_for(self.barrier.wait(), 60)
-        async with self.lock:
-            balance = self.balances[callback.player_id]
-            if callback.bet > balance:
-                raise WalletError("insufficient_funds", "Not enough money", status=402)
-            balance = self.balances[callback.player_id] = balance - callback.bet + callback.win
-            self.applied[key] = balance
-            return balance
-
-
-class BrokenWallet:
-    """Trusts every body, applies every delivery, and loses concurrent updates.
-
-    For the concurrency check's bets it reads the balance, then waits (a barrier, so the race
-    happens every run, not by luck) for its siblings before writing.
-    """
-
-    def __init__(self, concurrency: int) -> None:
-        self.balance = START
-        self.barrier = asyncio.Barrier(concurrency)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        data = json.loads(await request.read(), parse_float=Decimal)
-        if data["type"] == "makeBet":
-            read = self.balance
-            if data["bet"] == CONCURRENT_BET:
-                await asyncio.wait_for(self.barrier.wait(), 60)
-            self.balance = read - Decimal(data["bet"]) + Decimal(data["win"])
-        body = '{"content":{"balance":%s}}' % self.balance  # noqa: UP031
-        return web.Response(body=body.encode(), content_type="application/json")
 
 
 @asynccontextmanager
@@ -127,10 +78,4 @@ def reserialising_app(wallet: MemoryWallet) -> web.Application:
 
     app = web.Application()
     app.router.add_post("/callback", handle)
-    return app
-
-
-def broken_app(wallet: BrokenWallet) -> web.Application:
-    app = web.Application()
-    app.router.add_post("/callback", wallet.handle)
     return app
