@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from gameapi_async import GameApiClient, RedisGameListStore
+from gameapi_async.fleet._store import StoreUnavailable
 from gameapi_async.testing import FakePlatform
 
 from .conftest import list_requests
@@ -341,6 +342,38 @@ def test_a_store_used_on_a_second_event_loop_listens_there_too(redis_server: Red
     asyncio.run(nudged_by_an_announcement())
     asyncio.run(nudged_by_an_announcement())
     asyncio.run(store.aclose())
+
+
+async def test_closing_waits_for_a_command_still_running_in_another_task(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    """A command still running in another task (a refresh, say) when the store closes is
+    answered, not cut off by the closing pool."""
+    store = make_store(timeout=DEADLINE)
+    await store.peek(NS)
+    server = redis_server.client()
+
+    def write_held() -> bool:  # Redis 7 counts a paused command as blocked; 6.2 leaves it unread
+        clients = server.client_list()
+        return int(server.info("clients")["blocked_clients"]) > 0 or any(
+            int(c.get("qbuf", 0)) > 0 for c in clients)
+
+    server.client_pause(int(DEADLINE * 1000), all=False)  # writes wait, reads are answered
+    try:
+        writing = asyncio.create_task(store.back_off(NS, 60))
+        await eventually(write_held, "the write to be held by the pause")
+        closing = asyncio.create_task(store.aclose())
+        while True:  # until the store refuses new commands: aclose() has begun
+            try:
+                await store.peek(NS)
+            except StoreUnavailable:
+                break
+        assert not closing.done()  # still waiting for the write
+    finally:
+        server.client_unpause()
+    await asyncio.wait_for(closing, DEADLINE)
+    await writing  # answered, not cut off by the closing pool
+    assert server.pttl(f"gameapi:{{{NS}}}:backoff") > 0
 
 
 class _CancellationBecomesConnectionError(aioredis.Redis):
