@@ -3,7 +3,8 @@
 Every top-level ``tests/test_X.py`` pins the module ``gameapi_async/_X.py`` (or ``X.py``, or
 the subpackage ``X/``), or is a cross-cutting file listed below with the reason it cannot be
 one module's. Every test folder is a subpackage's, or listed. ``tests/reliability/`` holds long
-runs only: soak, storm and fuzz.
+runs only: soak, storm and fuzz. No test file, in any folder, is named for a quality of its
+tests (``*_edges.py``, ``*_properties.py``): those tests sit beside their module's others.
 """
 
 from __future__ import annotations
@@ -34,10 +35,7 @@ CROSS_CUTTING: dict[str, str] = {
 
 #: Files another change of issue 20 is folding or moving this session; delete the entry with
 #: the file.
-PENDING: dict[str, str] = {
-    "test_cache_edges.py": "folds into test_cache.py (the fleet seam change)",
-    "test_validation_edges.py": "folds into test_validation.py (the one-path change)",
-}
+PENDING: dict[str, str] = {}
 
 #: Test folders that are no subpackage's, and why.
 FOLDERS: dict[str, str] = {
@@ -48,6 +46,9 @@ FOLDERS: dict[str, str] = {
 }
 
 LONG_RUNS = ("soak", "storm", "fuzz")
+
+#: Name endings that sort tests by a quality of theirs instead of by the module they pin.
+BY_QUALITY = ("_edges", "_properties")
 
 
 def module_names() -> set[str]:
@@ -69,6 +70,18 @@ def test_every_top_level_test_file_names_a_module_or_says_why_not() -> None:
     assert not stray, (
         f"name these for the module whose contract they pin, or fold them into its file: {stray}"
         " (a file that pins no one module goes in CROSS_CUTTING with its reason)"
+    )
+
+
+def test_no_test_file_anywhere_is_named_for_a_quality_of_its_tests() -> None:
+    # An edge case or a property pins its module's contract like any other test, and sits
+    # beside that module's other tests (docs/development.md, "Where does my test go").
+    by_quality = sorted(
+        str(path.relative_to(TESTS)) for ending in BY_QUALITY
+        for path in TESTS.rglob(f"*{ending}.py") if path.name not in PENDING
+    )
+    assert not by_quality, (
+        f"fold these into the file of the module whose contract they pin: {by_quality}"
     )
 
 
