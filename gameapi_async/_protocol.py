@@ -23,7 +23,7 @@ from ._errors import MAX_REQUEST_ID, MalformedResponseError, api_error_for, clip
 from ._httpdate import parse_http_date
 from ._models import GameLink, GameList, link_of, structure
 from ._signing import Signer
-from ._validation import unsafe_url_char
+from ._validation import Rule, rules_for, unsafe_url_char
 
 __all__ = [
     "ENDPOINTS",
@@ -70,6 +70,11 @@ class Endpoint:
     name: str
     path: str
     params: tuple[str, ...]
+    # Each parameter with its rule, looked up once here rather than per call.
+    rules: tuple[tuple[str, Rule], ...] = attrs.field(
+        init=False, repr=False, eq=False,
+        default=attrs.Factory(lambda self: rules_for(self.params), takes_self=True),
+    )
 
 
 LIST_GAMES: Final = Endpoint("list_games", "/api/games/list", ())
