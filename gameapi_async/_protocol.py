@@ -130,9 +130,13 @@ class RawResponse:
     retry_after: str | None = None
 
 
-@attrs.frozen
+@attrs.define
 class Envelope:
-    """A success envelope, checked: its ``content`` object and the metadata around it."""
+    """A success envelope, checked: its ``content`` object and the metadata around it.
+
+    Internal, made once per answer and never changed: a plain slotted class (a frozen one
+    sets each field through ``object.__setattr__``, three times the cost of creating it).
+    """
 
     content: dict[str, Any]
     request_id: str | None
