@@ -89,11 +89,13 @@ ENDPOINTS: Final[Mapping[str, Endpoint]] = {
 }
 
 
-@attrs.frozen
+@attrs.define
 class SignedRequest:
     """What goes on the wire for one attempt: the exact body bytes and their signature.
 
     A ``Transport`` POSTs ``body`` with ``headers`` to ``endpoint.path`` under its base URL.
+    A plain slotted class, made once per attempt: treat it as read-only (a frozen class sets
+    each field through ``object.__setattr__``, several times the cost of making it).
 
     Attributes:
         endpoint: the platform method (``name``, ``path``, ``params``).
@@ -113,9 +115,11 @@ class SignedRequest:
         return {"Content-Type": "application/json", "X-Signature": self.signature}
 
 
-@attrs.frozen
+@attrs.define
 class RawResponse:
     """What came back: the status, the body bytes and the headers the protocol reads.
+
+    A plain slotted class, made once per attempt: treat it as read-only.
 
     Attributes:
         status: the HTTP status.
