@@ -170,7 +170,8 @@ class AiohttpTransport:
         except Exception as exc:  # the Transport contract: only GameApiError leaves here
             if session.closed:  # aiohttp refuses a closed session with a RuntimeError
                 raise ClientClosedError(
-                    "the aiohttp session given to the client is closed"
+                    "the client was closed during the request" if self._closed
+                    else "the aiohttp session given to the client is closed"
                 ) from exc
             raise TransportError(
                 f"{request.endpoint.name}: unexpected {_describe(exc)}"
