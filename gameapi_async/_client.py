@@ -42,7 +42,7 @@ from ._protocol import (
     parse_game_list,
 )
 from ._transport import Transport
-from ._validation import validate_params, validate_positive_int
+from ._validation import check_params, validate_positive_int
 from .fleet._store import GameListStore
 
 if TYPE_CHECKING:
@@ -348,7 +348,7 @@ class GameApiClient:
         if parts.closed:
             raise ClientClosedError("the client is closed")
         parts.guard.check()
-        checked = validate_params(endpoint.params, params)
+        checked = check_params(endpoint.rules, params)
         options = self._options
         seconds = options.retry.deadline
         deadline = None if seconds is None else parts.monotonic() + seconds

@@ -40,11 +40,13 @@ class CallOptions:
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
 
 
-@attrs.frozen
+@attrs.define
 class Call:
     """One logical call to the platform, as it travels down the pipeline.
 
-    Frozen: a middleware that wants to change it passes ``attrs.evolve(call, ...)`` on.
+    Treat it as read-only: a middleware that wants to change it passes
+    ``attrs.evolve(call, ...)`` on. (A plain slotted class, made once per call: a frozen one
+    sets each field through ``object.__setattr__``, several times the cost of making it.)
 
     Attributes:
         endpoint: which platform endpoint is called.
@@ -65,9 +67,11 @@ class Call:
     deadline: float | None = None  # monotonic time the call must be over by
 
 
-@attrs.frozen
+@attrs.define
 class Reply:
     """A successful attempt: the checked envelope and when it was sent and answered.
+
+    A plain slotted class, made once per attempt: treat it as read-only.
 
     Attributes:
         envelope: the platform's success envelope, checked (content, timestamp, request id).

@@ -23,7 +23,7 @@ from ._errors import MAX_REQUEST_ID, MalformedResponseError, api_error_for, clip
 from ._httpdate import parse_http_date
 from ._models import GameLink, GameList, link_of, structure
 from ._signing import Signer
-from ._validation import unsafe_url_char
+from ._validation import Rule, rules_for, unsafe_url_char
 
 __all__ = [
     "ENDPOINTS",
@@ -70,6 +70,11 @@ class Endpoint:
     name: str
     path: str
     params: tuple[str, ...]
+    # Each parameter with its rule, looked up once here rather than per call.
+    rules: tuple[tuple[str, Rule], ...] = attrs.field(
+        init=False, repr=False, eq=False,
+        default=attrs.Factory(lambda self: rules_for(self.params), takes_self=True),
+    )
 
 
 LIST_GAMES: Final = Endpoint("list_games", "/api/games/list", ())
@@ -84,11 +89,13 @@ ENDPOINTS: Final[Mapping[str, Endpoint]] = {
 }
 
 
-@attrs.frozen
+@attrs.define
 class SignedRequest:
     """What goes on the wire for one attempt: the exact body bytes and their signature.
 
     A ``Transport`` POSTs ``body`` with ``headers`` to ``endpoint.path`` under its base URL.
+    A plain slotted class, made once per attempt: treat it as read-only (a frozen class sets
+    each field through ``object.__setattr__``, several times the cost of making it).
 
     Attributes:
         endpoint: the platform method (``name``, ``path``, ``params``).
@@ -108,9 +115,11 @@ class SignedRequest:
         return {"Content-Type": "application/json", "X-Signature": self.signature}
 
 
-@attrs.frozen
+@attrs.define
 class RawResponse:
     """What came back: the status, the body bytes and the headers the protocol reads.
+
+    A plain slotted class, made once per attempt: treat it as read-only.
 
     Attributes:
         status: the HTTP status.
@@ -125,9 +134,13 @@ class RawResponse:
     retry_after: str | None = None
 
 
-@attrs.frozen
+@attrs.define
 class Envelope:
-    """A success envelope, checked: its ``content`` object and the metadata around it."""
+    """A success envelope, checked: its ``content`` object and the metadata around it.
+
+    Internal, made once per answer and never changed: a plain slotted class (a frozen one
+    sets each field through ``object.__setattr__``, three times the cost of creating it).
+    """
 
     content: dict[str, Any]
     request_id: str | None

@@ -81,7 +81,7 @@ class AiohttpTransport:
         self._ssl = ssl
         self._max_response_bytes = max_response_bytes
         self._urls: dict[str, URL] = {}
-        self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
+        self._timeouts: dict[int, tuple[Timeouts, aiohttp.ClientTimeout]] = {}
         self._closed = False
 
     def __repr__(self) -> str:
@@ -94,16 +94,18 @@ class AiohttpTransport:
         return url
 
     def _client_timeout(self, timeouts: Timeouts) -> aiohttp.ClientTimeout:
-        key = (timeouts.timeout, timeouts.connect_timeout)
-        found = self._timeouts.get(key)
-        if found is None:
-            # Attempts capped by a call's deadline bring new keys (3.72 s...): stay bounded.
-            if len(self._timeouts) >= _MAX_TIMEOUTS:
-                self._timeouts.clear()
-            found = self._timeouts[key] = aiohttp.ClientTimeout(
-                total=key[0], sock_connect=key[1]
-            )
-        return found
+        # Keyed by the options object itself (its id, with the object kept alive beside the
+        # timeout so the id cannot be reused): a client's options are one object for all its
+        # calls, so the lookup neither builds nor hashes a key of values.
+        found = self._timeouts.get(id(timeouts))
+        if found is not None and found[0] is timeouts:
+            return found[1]
+        # Attempts capped by a call's deadline bring new options (3.72 s...): stay bounded.
+        if len(self._timeouts) >= _MAX_TIMEOUTS:
+            self._timeouts.clear()
+        made = aiohttp.ClientTimeout(total=timeouts.timeout, sock_connect=timeouts.connect_timeout)
+        self._timeouts[id(timeouts)] = (timeouts, made)
+        return made
 
     def _get_session(self) -> aiohttp.ClientSession:
         # No await between the check and the creation: concurrent first calls share one.
@@ -120,14 +122,14 @@ class AiohttpTransport:
         session = self._session
         if session is None:
             session = self._get_session()
-        if session.closed:
-            raise ClientClosedError("the aiohttp session given to the client is closed")
         path = request.endpoint.path
         url = self._urls.get(path)
         if url is None:
             url = self._url(path)
-        timeout = self._timeouts.get((timeouts.timeout, timeouts.connect_timeout))
-        if timeout is None:
+        found = self._timeouts.get(id(timeouts))
+        if found is not None and found[0] is timeouts:
+            timeout = found[1]
+        else:
             timeout = self._client_timeout(timeouts)
         try:
             async with session.post(
@@ -139,18 +141,19 @@ class AiohttpTransport:
                 raise_for_status=False,  # even on a caller's session: statuses are ours to read
             ) as response:
                 headers = response.headers
-                length = response.content_length
+                length = headers.get(hdrs.CONTENT_LENGTH)  # aiohttp has checked it is digits
                 # Content-Length counts the bytes on the wire; a compressed body is decoded
                 # while read, so only reading it in capped chunks bounds what it becomes.
                 encoding = headers.get(hdrs.CONTENT_ENCODING)
+                size = None if length is None else int(length)
                 if (
-                    length is not None
-                    and length <= self._max_response_bytes
+                    size is not None
+                    and size <= self._max_response_bytes
                     and (encoding is None or encoding.lower() == "identity")
                 ):
                     body = await response.read()
                 else:
-                    body = await self._read_capped(response)
+                    body = await self._read_capped(response, size)
                 return RawResponse(
                     response.status, body, headers.get(hdrs.DATE), headers.get(hdrs.RETRY_AFTER)
                 )
@@ -165,15 +168,19 @@ class AiohttpTransport:
                 raise ClientClosedError("the client was closed during the request") from exc
             raise _map_client_error(request, exc) from exc
         except Exception as exc:  # the Transport contract: only GameApiError leaves here
+            if session.closed:  # aiohttp refuses a closed session with a RuntimeError
+                raise ClientClosedError(
+                    "the client was closed during the request" if self._closed
+                    else "the aiohttp session given to the client is closed"
+                ) from exc
             raise TransportError(
                 f"{request.endpoint.name}: unexpected {_describe(exc)}"
             ) from exc
 
-    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
+    async def _read_capped(self, response: aiohttp.ClientResponse, length: int | None) -> bytes:
         """The body of an answer too large by its Content-Length, of unknown length, or
         compressed: the cap counts decoded bytes as they arrive, never a whole oversized body."""
         cap = self._max_response_bytes
-        length = response.content_length
         if length is not None and length > cap:
             response.close()  # drop the connection rather than drain a body we refuse
             raise _too_large(response.status, f"Content-Length {length}", cap)

@@ -18,7 +18,14 @@ from urllib.parse import urlsplit
 from ._canonical import PHP_INT_MAX
 from ._errors import InvalidParameterError
 
-__all__ = ["describe_char", "unsafe_url_char", "validate_params", "validate_positive_int"]
+__all__ = [
+    "check_params",
+    "describe_char",
+    "rules_for",
+    "unsafe_url_char",
+    "validate_params",
+    "validate_positive_int",
+]
 
 _LANGUAGE: Final = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}")
 _CURRENCY: Final = re.compile(r"[A-Za-z][A-Za-z0-9]{1,9}")
@@ -72,13 +79,33 @@ def validate_positive_int(field: str, value: object) -> int:
     return value
 
 
-def _text(field: str, value: object) -> str:
+def _as_text(field: str, value: object) -> str:
+    """A value that is not a plain ``str``: the characters of a ``str`` subclass, or the
+    typed error naming the field."""
     if not isinstance(value, str):
         raise InvalidParameterError(field, f"must be a str, got {_type_name(value)}")
+    # A str subclass may override __str__, __eq__, __hash__ or isascii: check and sign the
+    # characters it holds, as a plain str.
+    return str.__str__(value)
+
+
+def _ip_as_text(field: str, value: object) -> str:
+    if isinstance(value, _IP_ADDRESS):
+        return str(value)  # then checked like any text: a scope id may hold anything
+    return _as_text(field, value)
+
+
+def _checked(
+    problem_of: Callable[[str], str | None] | None,
+    as_text: Callable[[str, object], str],
+    field: str,
+    value: object,
+) -> str:
+    """The one check of a text field: plain, non-empty text PHP can encode, which
+    ``problem_of`` (when there is one) finds no problem with. Bound once per rule
+    (``functools.partial``), so a field costs one call."""
     if type(value) is not str:
-        # A str subclass may override __str__, __eq__, __hash__ or isascii: check and sign the
-        # characters it holds, as a plain str.
-        value = str.__str__(value)
+        value = as_text(field, value)
     if not value:
         raise InvalidParameterError(field, "must not be empty")
     if not value.isascii():
@@ -88,6 +115,10 @@ def _text(field: str, value: object) -> str:
             raise InvalidParameterError(
                 field, "holds a lone surrogate, which cannot be sent as UTF-8"
             ) from None
+    if problem_of is not None:
+        problem = problem_of(value)
+        if problem is not None:
+            raise InvalidParameterError(field, problem)
     return value
 
 
@@ -95,14 +126,6 @@ def _text(field: str, value: object) -> str:
 # languages, currencies and many repeated player IPs, so their verdicts are memoised: a bounded
 # LRU cache of "problem or None" per distinct string.
 _MEMO_SIZE: Final = 4096
-
-
-def _checked(field: str, value: object, problem_of: Callable[[str], str | None]) -> str:
-    text = _text(field, value)
-    problem = problem_of(text)
-    if problem is not None:
-        raise InvalidParameterError(field, problem)
-    return text
 
 
 def _matching(pattern: re.Pattern[str], what: str) -> Callable[[str], str | None]:
@@ -117,14 +140,6 @@ def _matching(pattern: re.Pattern[str], what: str) -> Callable[[str], str | None
 
 _language_problem: Final = _matching(_LANGUAGE, "a language code such as 'en' or 'pt-BR'")
 _currency_problem: Final = _matching(_CURRENCY, "a currency code such as 'USD' or 'USDT'")
-
-
-def _language(field: str, value: object) -> str:
-    return _checked(field, value, _language_problem)
-
-
-def _currency(field: str, value: object) -> str:
-    return _checked(field, value, _currency_problem)
 
 
 @functools.lru_cache(maxsize=_MEMO_SIZE)
@@ -146,10 +161,6 @@ def _url_problem(text: str) -> str | None:
     return None
 
 
-def _home_url(field: str, value: object) -> str:
-    return _checked(field, value, _url_problem)
-
-
 @functools.lru_cache(maxsize=_MEMO_SIZE)
 def _ip_problem(text: str) -> str | None:
     try:
@@ -164,12 +175,12 @@ def _ip_problem(text: str) -> str | None:
 
 _IP_ADDRESS: Final = (ipaddress.IPv4Address, ipaddress.IPv6Address)
 
-
-def _ip(field: str, value: object) -> str:
-    if isinstance(value, _IP_ADDRESS):
-        value = str(value)  # then checked like any text: a scope id may hold anything
-    return _checked(field, value, _ip_problem)
-
+# Each rule bound once: one call per field, whatever the rule.
+_text: Final[Rule] = functools.partial(_checked, None, _as_text)
+_language: Final[Rule] = functools.partial(_checked, _language_problem, _as_text)
+_currency: Final[Rule] = functools.partial(_checked, _currency_problem, _as_text)
+_home_url: Final[Rule] = functools.partial(_checked, _url_problem, _as_text)
+_ip: Final[Rule] = functools.partial(_checked, _ip_problem, _ip_as_text)
 
 RULES: Final[Mapping[str, Rule]] = {
     "game_id": validate_positive_int,
@@ -182,13 +193,26 @@ RULES: Final[Mapping[str, Rule]] = {
     "ip": _ip,
 }
 
+
+def rules_for(names: tuple[str, ...]) -> tuple[tuple[str, Rule], ...]:
+    """Each parameter an endpoint takes with its rule, looked up once per endpoint."""
+    return tuple((name, RULES[name]) for name in names)
+
+
 def validate_params(names: tuple[str, ...], params: Mapping[str, object]) -> dict[str, object]:
     """Check every parameter an endpoint takes; return the values to sign, in ``names`` order.
 
     Each value goes through its field's rule, which returns what is signed (a subclass of
     ``str`` or ``int`` as the plain value it holds) or raises the error naming the field.
     """
+    return check_params(rules_for(names), params)
+
+
+def check_params(
+    rules: tuple[tuple[str, Rule], ...], params: Mapping[str, object]
+) -> dict[str, object]:
+    """:func:`validate_params` with the endpoint's rules already looked up (:func:`rules_for`)."""
     checked: dict[str, object] = {}
-    for name in names:
-        checked[name] = RULES[name](name, params[name])
+    for name, rule in rules:
+        checked[name] = rule(name, params[name])
     return checked
