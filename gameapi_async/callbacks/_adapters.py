@@ -2,9 +2,9 @@
 vanished clients.
 
 An adapter gets bytes in under two limits, size (``max_body``) and time (``body_timeout``),
-calls ``handle()`` and writes the answer out. The adapters depend on this module and on the
-answers only; :class:`~gameapi_async.callbacks.CallbackHandler` depends on the adapters, never
-the other way round.
+calls ``handle()`` (or ``_answer()``, its tuple form) and writes the answer out. The adapters
+depend on this module and on the answers only; :class:`~gameapi_async.callbacks.CallbackHandler`
+depends on the adapters, never the other way round.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Final, Protocol
 
 if TYPE_CHECKING:
-    from ._answers import CallbackResponse
+    from ._answers import Answer, CallbackResponse
     from ._verify import Headers
 
 __all__ = ["Endpoint", "log_hang_up"]
@@ -34,6 +34,10 @@ class Endpoint(Protocol):
 
     async def handle(self, body: bytes, headers: Headers) -> CallbackResponse:
         """The answer to a received body."""
+
+    async def _answer(self, body: bytes, headers: Headers) -> Answer:
+        """The same answer as a ``(status, body, headers)`` tuple, for an adapter to write out
+        without the ``CallbackResponse`` built in between."""
 
     def too_large(self) -> CallbackResponse:
         """The answer to a body over ``max_body``, sent without reading it."""

@@ -39,11 +39,10 @@ async def serve_aiohttp(endpoint: Endpoint, request: web.Request) -> web.StreamR
                 return web.Response(status=400)  # never sent: the client is gone
     if len(body) > cap:
         return _closing(endpoint.too_large())
-    answer = await endpoint.handle(body, request.headers)
-    if answer.headers is JSON_HEADERS:  # the common case, without building a header map
-        return web.Response(status=answer.status, body=answer.body,
-                            content_type="application/json")
-    return web.Response(status=answer.status, body=answer.body, headers=answer.headers)
+    status, reply, headers = await endpoint._answer(body, request.headers)
+    if headers is JSON_HEADERS:  # the common case, without building a header map
+        return web.Response(status=status, body=reply, content_type="application/json")
+    return web.Response(status=status, body=reply, headers=headers)
 
 
 async def _read_rest(content: StreamReader, first: bytes, cap: int, seconds: float) -> bytes:

@@ -15,7 +15,14 @@ import attrs
 
 from ._money import format_amount
 
-__all__ = ["CLOSE_HEADERS", "JSON_HEADERS", "CallbackResponse", "balance_answer", "error_answer"]
+__all__ = [
+    "CLOSE_HEADERS",
+    "JSON_HEADERS",
+    "Answer",
+    "CallbackResponse",
+    "balance_answer",
+    "error_answer",
+]
 
 JSON_HEADERS: Final[Mapping[str, str]] = MappingProxyType(
     {"Content-Type": "application/json"}
@@ -46,13 +53,19 @@ class CallbackResponse:
     headers: Mapping[str, str] = JSON_HEADERS
 
 
-def balance_answer(balance: object) -> CallbackResponse:
+#: An answer inside the package: ``(status, body, headers)``, what a ``CallbackResponse`` holds.
+#: The adapters write it out as it is; only ``handle()`` wraps it in a ``CallbackResponse``
+#: (building the frozen class cost more than the whole answer's bytes, on every request).
+Answer = tuple[int, bytes, Mapping[str, str]]
+
+
+def balance_answer(balance: object) -> Answer:
     """200 with the balance; ``TypeError``/``ValueError`` for a float, NaN or non-number."""
     text = format_amount(balance)
-    return CallbackResponse(200, b'{"content":{"balance":' + text.encode("ascii") + b"}}")
+    return 200, b'{"content":{"balance":' + text.encode("ascii") + b"}}", JSON_HEADERS
 
 
 def error_answer(code: str, message: str, status: int,
-                 headers: Mapping[str, str] = JSON_HEADERS) -> CallbackResponse:
+                 headers: Mapping[str, str] = JSON_HEADERS) -> Answer:
     body = json.dumps({"error": code, "message": message}, separators=(",", ":"))
-    return CallbackResponse(status, body.encode("ascii"), headers)
+    return status, body.encode("ascii"), headers

@@ -21,8 +21,9 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 _HUGE: Final = 10**18  # stands for a declared length too long to be worth converting
-_NOT_POST: Final = error_answer("method_not_allowed", "Unsupported HTTP method used", 405,
-                                {"Content-Type": "application/json", "Allow": "POST"})
+_NOT_POST: Final = CallbackResponse(*error_answer(
+    "method_not_allowed", "Unsupported HTTP method used", 405,
+    {"Content-Type": "application/json", "Allow": "POST"}))
 
 
 class AsgiApp:

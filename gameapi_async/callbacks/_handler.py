@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, Self
 
 from .._clock import Clock, SystemClock
 from .._config import check_seconds, read_env
-from ._answers import CLOSE_HEADERS, CallbackResponse, balance_answer, error_answer
+from ._answers import CLOSE_HEADERS, Answer, CallbackResponse, balance_answer, error_answer
 from ._asgi import AsgiApp, Receive, Scope, Send
 from ._errors import CallbackRefused, WalletError
 from ._models import Callback, GetBalance, MakeBet
@@ -112,6 +112,11 @@ class CallbackHandler:
 
     async def handle(self, body: bytes, headers: Headers) -> CallbackResponse:
         """Verify, dispatch to the wallet and answer; never raises for bad input or wallet bugs."""
+        return CallbackResponse(*await self._answer(body, headers))
+
+    async def _answer(self, body: bytes, headers: Headers) -> Answer:
+        """What :meth:`handle` answers, as the ``(status, body, headers)`` tuple the adapters
+        write out directly."""
         try:
             callback = self._verifier.verify(body, headers)
         except CallbackRefused as refusal:
@@ -152,13 +157,13 @@ class CallbackHandler:
 
     def too_large(self) -> CallbackResponse:
         """The answer to a body over ``max_body``, sent without reading the body."""
-        return refused(self._verifier.too_large(), close=True)
+        return CallbackResponse(*refused(self._verifier.too_large(), close=True))
 
     def timed_out(self) -> CallbackResponse:
         """The answer to a body not received within ``body_timeout``; the connection closes."""
-        return error_answer(REQUEST_TIMEOUT[0],
-                            f"body not received within {self._body_timeout:g} s",
-                            REQUEST_TIMEOUT[1], CLOSE_HEADERS)
+        return CallbackResponse(*error_answer(
+            REQUEST_TIMEOUT[0], f"body not received within {self._body_timeout:g} s",
+            REQUEST_TIMEOUT[1], CLOSE_HEADERS))
 
     def __repr__(self) -> str:
         return f"<CallbackHandler {self._verifier!r} wallet={type(self._wallet).__name__}>"
@@ -180,7 +185,7 @@ def _load_aiohttp_adapter() -> _Serve:
     return serve_aiohttp
 
 
-def refused(refusal: CallbackRefused, *, close: bool = False) -> CallbackResponse:
+def refused(refusal: CallbackRefused, *, close: bool = False) -> Answer:
     if close:  # the unread body is still on the connection: do not reuse it
         return error_answer(refusal.code, refusal.message, refusal.status, CLOSE_HEADERS)
     return error_answer(refusal.code, refusal.message, refusal.status)

@@ -125,10 +125,8 @@ _STRING_OR_BRACKET: Final = re.compile(r'"(?:[^"\\]+|\\.)*"?|[\[\]{}]', re.DOTAL
 
 def nested_too_deeply(text: str) -> bool:
     """Whether ``text`` opens more than :data:`MAX_NESTING` objects or arrays inside one
-    another, brackets inside strings not counted. Decided before the parser recurses; a body
-    with no more brackets than the limit (every real one) costs two counts."""
-    if text.count("{") + text.count("[") <= MAX_NESTING:
-        return False
+    another, brackets inside strings not counted. :func:`parse_body` calls it only for a body
+    with more brackets than the limit (never a real one): below that, two counts decide."""
     depth = 0
     for match in _STRING_OR_BRACKET.finditer(text):
         token = match.group()
@@ -149,7 +147,8 @@ def parse_body(body: bytes) -> dict[str, Any]:
     """
     try:
         text = body.decode("utf-8")
-        if nested_too_deeply(text):
+        # Decided before the parser recurses; no deeper than its brackets: two counts, no call.
+        if text.count("{") + text.count("[") > MAX_NESTING and nested_too_deeply(text):
             raise _refuse(VALIDATION_ERROR, f"body is nested more than {MAX_NESTING} levels deep")
         if text[:1] == "{":
             data, end = _scan(text, 0)
