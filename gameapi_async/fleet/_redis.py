@@ -301,6 +301,8 @@ class RedisGameListStore:
         self._listeners: dict[str, set[Callable[[], None]]] = {}
         self._listener: asyncio.Task[None] | None = None
         self._closed = False
+        self._in_flight = 0  # commands sent and not yet answered (aclose waits for them)
+        self._drained: asyncio.Event | None = None  # set when the last of them ends
 
     # -- lifetime -------------------------------------------------------------------------
 
@@ -331,6 +333,11 @@ class RedisGameListStore:
                 await self._give_back_one(namespace, token)
         self._unsure.clear()
         self._closed = True
+        # A command of another task still running would give its connection back to the
+        # pool after the pool was closed, leaving it open. Each is bounded by the timeout.
+        if self._in_flight:
+            self._drained = asyncio.Event()
+            await self._drained.wait()
         if self._owned:
             await self._redis.aclose()
             if isinstance(self._redis, aioredis.Redis):
@@ -363,28 +370,42 @@ class RedisGameListStore:
         if self._closed:
             raise StoreUnavailable("the store is closed")
         async with self._slot():  # waiting for a connection is not Redis being slow
-            if not probe and time.monotonic() < self._resting_until:
-                raise StoreUnavailable("Redis failed a moment ago; resting")
+            if self._closed:  # closed while this command waited its turn
+                raise StoreUnavailable("the store is closed")
+            self._in_flight += 1
             try:
-                async with asyncio.timeout(self._timeout):
-                    result = await command()
-            except _STORE_ERRORS as error:
-                raise_if_cancelling()  # a client closing, not Redis failing: no WARNING, no rest
-                fix = _misconfiguration(error)
-                if fix is not None:
-                    self._misconfigured(error, fix)
-                    raise StoreUnavailable(str(error)) from error
-                if lost is not None:
-                    lost()
-                self._resting_until = time.monotonic() + RESTING
-                if not self._outage:
-                    self._outage = True
-                    logger.warning(
-                        "the shared game-list store is unavailable (%s: %s); each process "
-                        "serves and fetches its own list until it returns",
-                        type(error).__name__, error,
-                    )
-                raise StoreUnavailable(str(error) or type(error).__name__) from error
+                return await self._guarded(command, lost, probe)
+            finally:
+                self._in_flight -= 1
+                if not self._in_flight and self._drained is not None:
+                    self._drained.set()
+
+    async def _guarded(
+        self, command: Callable[[], Awaitable[T]], lost: Callable[[], None] | None, probe: bool
+    ) -> T:
+        """The command under the timeout, its failure classified (see :meth:`_run`)."""
+        if not probe and time.monotonic() < self._resting_until:
+            raise StoreUnavailable("Redis failed a moment ago; resting")
+        try:
+            async with asyncio.timeout(self._timeout):
+                result = await command()
+        except _STORE_ERRORS as error:
+            raise_if_cancelling()  # a client closing, not Redis failing: no WARNING, no rest
+            fix = _misconfiguration(error)
+            if fix is not None:
+                self._misconfigured(error, fix)
+                raise StoreUnavailable(str(error)) from error
+            if lost is not None:
+                lost()
+            self._resting_until = time.monotonic() + RESTING
+            if not self._outage:
+                self._outage = True
+                logger.warning(
+                    "the shared game-list store is unavailable (%s: %s); each process "
+                    "serves and fetches its own list until it returns",
+                    type(error).__name__, error,
+                )
+            raise StoreUnavailable(str(error) or type(error).__name__) from error
         if probe:
             self._resting_until = float("-inf")  # Redis answers: no need to rest any longer
         if self._outage:
