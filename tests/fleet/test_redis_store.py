@@ -8,7 +8,7 @@ import logging
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 import redis
@@ -524,7 +524,59 @@ async def test_the_fleets_back_off_lasts_as_long_as_asked(
     assert _lives(server, KEYS["backoff"], 35)
     left = await store.backing_off(NS)
     assert 5 < left <= 35
-    server.pexpire(KEYS["backoff"], 1500)
-    assert 0 < await store.backing_off(NS) <= 1.5  # seconds, from Redis' milliseconds
+    server.pexpire(KEYS["backoff"], 10**9)  # long enough to tell seconds from a near miss
+    assert 10**6 - 30 < await store.backing_off(NS) <= 10**6  # seconds, from milliseconds
     await store.back_off(NS, 0.0001)  # less than a millisecond: still a (short) back-off
     assert server.pttl(KEYS["backoff"]) <= 1
+
+
+async def test_a_drop_and_a_write_are_announced_to_the_namespaces_watchers(
+    make_store: MakeStore,
+) -> None:
+    """Another process's store hears both on the namespace's channel, at once rather than a
+    poll interval later. The subscription starts in the background: announce until heard."""
+    watching, announcing = make_store(), make_store(lease=60)
+    nudged = asyncio.Event()
+    stop = watching.watch(NS, nudged.set)
+
+    async def until_heard(announce: Callable[[], Awaitable[object]]) -> None:
+        nudged.clear()
+        give_up = time.monotonic() + DEADLINE
+        while not nudged.is_set():
+            assert time.monotonic() < give_up, "the watcher never heard the announcement"
+            await announce()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.05):
+                    await nudged.wait()
+
+    await until_heard(lambda: announcing.drop(NS, 60))
+
+    async def write() -> None:
+        lease = await announcing.acquire(NS, "writer-token")
+        assert lease is not None
+        assert await announcing.write(NS, lease, b"fetched", 60) is not None
+
+    await until_heard(write)
+    stop()
+
+
+async def test_a_release_that_fails_gives_the_lock_back_when_redis_answers(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    """The fleet's next fetch waits for Redis, not for the rest of a lease."""
+    lease = 60.0
+    store = make_store(lease=lease, timeout=0.3)
+    holder = await store.acquire(NS, "holder-token")
+    assert holder is not None
+    redis_server.pause()
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.peek(NS)  # Redis is down: the breaker rests
+        with pytest.raises(StoreUnavailable):  # refused unsent: the lock stays ours
+            await store.release(NS, holder)
+    finally:
+        redis_server.resume()
+    server = redis_server.client()
+    await eventually(lambda: not server.exists(KEYS["lock"]), "the lock to be given back",
+                     lease / 2)
+    assert await make_store(lease=lease).acquire(NS, "next-holder") is not None
