@@ -8,13 +8,14 @@ import logging
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 
 from gameapi_async import GameApiClient, RedisGameListStore
-from gameapi_async.fleet._store import StoreUnavailable
+from gameapi_async.fleet._store import Lease, StoreUnavailable
 from gameapi_async.testing import FakePlatform
 
 from .conftest import list_requests
@@ -424,3 +425,161 @@ async def test_each_tombstone_names_its_own_generation(
     generation = (redis_server.client().get(f"gameapi:{{{NS}}}:gen") or b"").decode()
     assert second.startswith(f"x{generation}-")
     assert first.split("-")[0] != second.split("-")[0]
+
+
+# -- written from mutation testing (mutmut over fleet/_redis.py, docs/testing.md) -------------
+# Each pins a behaviour a mutant changed and the tests above did not notice; they read the
+# keys and their TTLs straight from the test's redis-server.
+
+DAY_MS = 24 * 3600 * 1000
+KEYS = {name: f"gameapi:{{{NS}}}:{name}" for name in ("value", "version", "lock", "fence",
+                                                     "gen", "backoff")}
+
+
+def _lives(server: redis.Redis, key: str, at_most: float, slack: float = 30.0) -> bool:
+    """The key expires within ``at_most`` seconds, and no more than ``slack`` sooner: a
+    loaded machine is slow between the command and this look, never that slow."""
+    left = server.pttl(key)
+    return (at_most - slack) * 1000 < left <= at_most * 1000
+
+
+async def test_the_lock_lives_one_lease_and_a_renewal_gives_it_a_whole_lease_again(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    store = make_store(lease=50.0)
+    server = redis_server.client()
+    lease = await store.acquire(NS, "holder-token")
+    assert lease is not None
+    assert _lives(server, KEYS["lock"], 50)
+    server.pexpire(KEYS["lock"], 5000)  # most of the lease gone
+    assert await store.renew(NS, lease) is True
+    assert _lives(server, KEYS["lock"], 50)
+    assert await store.renew(NS, Lease("not-the-holder", lease.fence, lease.generation,
+                                       lease.version)) is False
+    assert _lives(server, KEYS["lock"], 50)  # another token renews nothing
+
+
+async def test_the_fence_and_generation_counters_are_kept_seven_days_after_each_use(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    store = make_store(lease=60)
+    server = redis_server.client()
+    await store.drop(NS, 60)
+    assert _lives(server, KEYS["gen"], 7 * DAY_MS / 1000)
+    server.pexpire(KEYS["gen"], 60_000)
+    lease = await store.acquire(NS, "holder-token")  # a lock taken keeps the generation too
+    assert lease is not None
+    assert _lives(server, KEYS["fence"], 7 * DAY_MS / 1000)
+    assert _lives(server, KEYS["gen"], 7 * DAY_MS / 1000)
+    server.pexpire(KEYS["fence"], 60_000)
+    await store.release(NS, lease)
+    assert await store.acquire(NS, "next-holder") is not None
+    assert _lives(server, KEYS["fence"], 7 * DAY_MS / 1000)
+
+
+async def test_a_written_list_lives_as_long_as_asked_ends_the_back_off_and_frees_the_lock(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    store = make_store(lease=60)
+    server = redis_server.client()
+    await store.back_off(NS, 600)
+    lease = await store.acquire(NS, "holder-token")
+    assert lease is not None
+    version = await store.write(NS, lease, b"fetched", 45)
+    assert version is not None
+    assert version.startswith(f"{lease.fence}-holder-t")
+    assert _lives(server, KEYS["value"], 45)
+    assert _lives(server, KEYS["version"], 45)
+    assert not server.exists(KEYS["lock"])
+    assert not server.exists(KEYS["backoff"])
+    assert await store.backing_off(NS) == 0.0
+    stored = await store.read(NS)
+    assert stored is not None
+    assert stored.version == version
+    assert stored.value == b"fetched"
+    assert 0.0 <= stored.age < 30
+
+
+async def test_a_tombstone_lives_as_long_as_asked_and_takes_the_list_away(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    store = make_store(lease=60)
+    server = redis_server.client()
+    lease = await store.acquire(NS, "holder-token")
+    assert lease is not None
+    assert await store.write(NS, lease, b"fetched", 600) is not None
+    tombstone = await store.drop(NS, 40)
+    assert tombstone.startswith("x")
+    assert server.get(KEYS["version"]) == tombstone.encode()
+    assert _lives(server, KEYS["version"], 40)
+    assert not server.exists(KEYS["value"])
+    assert await store.read(NS) is None
+    assert (await store.peek(NS)).version == tombstone
+
+
+async def test_the_fleets_back_off_lasts_as_long_as_asked(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    store = make_store()
+    server = redis_server.client()
+    assert await store.backing_off(NS) == 0.0  # none yet
+    await store.back_off(NS, 35)
+    assert _lives(server, KEYS["backoff"], 35)
+    left = await store.backing_off(NS)
+    assert 5 < left <= 35
+    server.pexpire(KEYS["backoff"], 10**9)  # long enough to tell seconds from a near miss
+    assert 10**6 - 30 < await store.backing_off(NS) <= 10**6  # seconds, from milliseconds
+    await store.back_off(NS, 0.0001)  # less than a millisecond: still a (short) back-off
+    assert server.pttl(KEYS["backoff"]) <= 1
+
+
+async def test_a_drop_and_a_write_are_announced_to_the_namespaces_watchers(
+    make_store: MakeStore,
+) -> None:
+    """Another process's store hears both on the namespace's channel, at once rather than a
+    poll interval later. The subscription starts in the background: announce until heard."""
+    watching, announcing = make_store(), make_store(lease=60)
+    nudged = asyncio.Event()
+    stop = watching.watch(NS, nudged.set)
+
+    async def until_heard(announce: Callable[[], Awaitable[object]]) -> None:
+        nudged.clear()
+        give_up = time.monotonic() + DEADLINE
+        while not nudged.is_set():
+            assert time.monotonic() < give_up, "the watcher never heard the announcement"
+            await announce()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.05):
+                    await nudged.wait()
+
+    await until_heard(lambda: announcing.drop(NS, 60))
+
+    async def write() -> None:
+        lease = await announcing.acquire(NS, "writer-token")
+        assert lease is not None
+        assert await announcing.write(NS, lease, b"fetched", 60) is not None
+
+    await until_heard(write)
+    stop()
+
+
+async def test_a_release_that_fails_gives_the_lock_back_when_redis_answers(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    """The fleet's next fetch waits for Redis, not for the rest of a lease."""
+    lease = 60.0
+    store = make_store(lease=lease, timeout=0.3)
+    holder = await store.acquire(NS, "holder-token")
+    assert holder is not None
+    redis_server.pause()
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.peek(NS)  # Redis is down: the breaker rests
+        with pytest.raises(StoreUnavailable):  # refused unsent: the lock stays ours
+            await store.release(NS, holder)
+    finally:
+        redis_server.resume()
+    server = redis_server.client()
+    await eventually(lambda: not server.exists(KEYS["lock"]), "the lock to be given back",
+                     lease / 2)
+    assert await make_store(lease=lease).acquire(NS, "next-holder") is not None
