@@ -250,6 +250,28 @@ def test_only_the_endpoints_names_are_taken() -> None:
     assert validate_params(GET_GAME_LINK.params, subclassed) is not subclassed
 
 
+def test_int_and_str_subclasses_are_taken_as_the_plain_values_they_hold() -> None:
+    # What is signed and sent is the value held, whatever the subclass says of itself
+    # (found by mutation testing: no test passed a subclass that lies).
+    class LyingInt(int):
+        def __str__(self) -> str:
+            return "999"
+
+        def __index__(self) -> int:
+            return 999
+
+    class LyingStr(str):
+        def __str__(self) -> str:
+            return "someone-else"
+
+    checked = validate_params(GET_GAME_LINK.params, VALID | {
+        "game_id": LyingInt(7), "player_id": LyingStr("player-1"), "currency": LyingStr("EUR"),
+    })
+    assert (checked["game_id"], type(checked["game_id"])) == (7, int)
+    assert (checked["player_id"], type(checked["player_id"])) == ("player-1", str)
+    assert (checked["currency"], type(checked["currency"])) == ("EUR", str)
+
+
 def test_a_bad_or_missing_value_is_refused() -> None:
     with pytest.raises(InvalidParameterError, match="ip"):
         validate_params(GET_GAME_LINK.params, with_value("ip", "nope"))
