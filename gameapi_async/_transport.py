@@ -126,11 +126,7 @@ class AiohttpTransport:
         url = self._urls.get(path)
         if url is None:
             url = self._url(path)
-        found = self._timeouts.get(id(timeouts))
-        if found is not None and found[0] is timeouts:
-            timeout = found[1]
-        else:
-            timeout = self._client_timeout(timeouts)
+        timeout = self._client_timeout(timeouts)
         try:
             async with session.post(
                 url,
