@@ -176,6 +176,7 @@ class SharedGameList:
         self._rng = rng if rng is not None else random.Random()
         self.counters = SharedCounters()
         self._known: str | None = None  # the version this process last took or wrote
+        self._writing = 0  # writes of ours sent and not yet answered
         self._seen: str | None = None  # the version the last look at the store found
         self._near: NearCache | None = None
         self._watcher: asyncio.Task[None] | None = None
@@ -367,6 +368,7 @@ class SharedGameList:
             await asyncio.wait([renewer])
         fetched_at = self._clock.time()
         version: str | None = None
+        self._writing += 1
         try:
             version = await self._store.write(
                 self._ns, lease, encode(value, fetched_at), self._keep_for
@@ -380,6 +382,8 @@ class SharedGameList:
         else:
             if version is not None:  # None: fenced out, and the store said why
                 self._known = version
+        finally:
+            self._writing -= 1
         return FleetList(value, fetched_at, version)
 
     async def _after_failure(self, error: Exception, lease: Lease) -> None:
@@ -448,6 +452,8 @@ class SharedGameList:
                 peek = await self._store.peek(self._ns)
                 if peek.version is None or peek.version == self._known:
                     continue
+                if self._writing:  # the announcement of our own write may beat its answer:
+                    continue  # the next look (a nudge or the poll) tells a newer list apart
                 if peek.version.startswith(TOMBSTONE_PREFIX):
                     self._known = peek.version
                     if self._near is not None:
