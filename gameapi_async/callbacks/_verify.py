@@ -147,8 +147,10 @@ def parse_body(body: bytes) -> dict[str, Any]:
     """
     try:
         text = body.decode("utf-8")
-        # Decided before the parser recurses; no deeper than its brackets: two counts, no call.
-        if text.count("{") + text.count("[") > MAX_NESTING and nested_too_deeply(text):
+        # Decided before the parser recurses. A flat object (no "[", no "{" after the first:
+        # memchr tells, the usual callback) is not counted; no deeper than its brackets.
+        if (("[" in text or text.find("{", 1) >= 0)
+                and text.count("{") + text.count("[") > MAX_NESTING and nested_too_deeply(text)):
             raise _refuse(VALIDATION_ERROR, f"body is nested more than {MAX_NESTING} levels deep")
         if text[:1] == "{":
             data, end = _scan(text, 0)
