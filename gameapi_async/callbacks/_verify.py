@@ -89,12 +89,12 @@ def header_value(headers: Headers, name: str) -> str | None:
                     values.append(value.decode("latin-1") if isinstance(value, bytes) else value)
             elif key.lower() == name:
                 values.append(value if isinstance(value, str) else value.decode("latin-1"))
+    if len(values) == 1:
+        value = values[0]
+        return value if isinstance(value, str) else str(value)
     if not values:
         return None
-    if len(values) > 1:
-        raise _refuse(INVALID_SIGNATURE, f"header {name} sent more than once")
-    value = values[0]
-    return value if isinstance(value, str) else str(value)
+    raise _refuse(INVALID_SIGNATURE, f"header {name} sent more than once")
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
