@@ -237,9 +237,9 @@ def _request(port: int, route: str, body: bytes, headers: dict[str, str]) -> byt
 
 async def _post_one_at_a_time(port: int, route: str, requests: int) -> None:
     """``requests`` posts of the typical body to ``route`` on one keep-alive connection, then
-    ``/stop``. Each request is written whole in one send (a client library may send headers
-    and body apart, and whether the server then wakes once or twice for a request varies
-    from run to run: thousands of instructions per request, as much as what is measured)."""
+    ``/stop``. Each request is written whole in one send: with aiohttp's client, runs of the
+    same code moved by thousands of instructions per request (likely a head and a body sent
+    apart, read by the server in one wake-up or two as timing has it)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         request = _request(port, route, TYPICAL, HEADERS)
