@@ -61,8 +61,7 @@ Answer = tuple[int, bytes, Mapping[str, str]]
 
 def balance_answer(balance: object) -> Answer:
     """200 with the balance; ``TypeError``/``ValueError`` for a float, NaN or non-number."""
-    text = format_amount(balance)
-    return 200, b'{"content":{"balance":' + text.encode("ascii") + b"}}", JSON_HEADERS
+    return 200, b'{"content":{"balance":%s}}' % format_amount(balance).encode("ascii"), JSON_HEADERS
 
 
 def error_answer(code: str, message: str, status: int,

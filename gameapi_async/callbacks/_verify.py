@@ -89,12 +89,12 @@ def header_value(headers: Headers, name: str) -> str | None:
                     values.append(value.decode("latin-1") if isinstance(value, bytes) else value)
             elif key.lower() == name:
                 values.append(value if isinstance(value, str) else value.decode("latin-1"))
+    if len(values) == 1:
+        value = values[0]
+        return value if isinstance(value, str) else str(value)
     if not values:
         return None
-    if len(values) > 1:
-        raise _refuse(INVALID_SIGNATURE, f"header {name} sent more than once")
-    value = values[0]
-    return value if isinstance(value, str) else str(value)
+    raise _refuse(INVALID_SIGNATURE, f"header {name} sent more than once")
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -147,8 +147,10 @@ def parse_body(body: bytes) -> dict[str, Any]:
     """
     try:
         text = body.decode("utf-8")
-        # Decided before the parser recurses; no deeper than its brackets: two counts, no call.
-        if text.count("{") + text.count("[") > MAX_NESTING and nested_too_deeply(text):
+        # Decided before the parser recurses. A flat object (no "[", no "{" after the first:
+        # memchr tells, the usual callback) is not counted; no deeper than its brackets.
+        if (("[" in text or text.find("{", 1) >= 0)
+                and text.count("{") + text.count("[") > MAX_NESTING and nested_too_deeply(text)):
             raise _refuse(VALIDATION_ERROR, f"body is nested more than {MAX_NESTING} levels deep")
         if text[:1] == "{":
             data, end = _scan(text, 0)
@@ -203,52 +205,6 @@ _SHAPES: Final[dict[str, _Shape]] = {
                      optional_texts=("player_username", "language"), amounts=("bet", "win"),
                      php_ints=("game_id",)),
 }
-
-
-def _typed(shape: _Shape, data: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` with the documented fields of ``data`` added as the callback class takes
-    them, or the refusal naming the first wrong one."""
-    get = data.get
-    for name in shape.texts:
-        value = get(name)
-        if type(value) is not str or not value:
-            raise _required(name) if value is None else _wrong(name, "must be a non-empty string")
-        values[name] = value
-    for name in shape.amounts:
-        value = get(name)
-        if type(value) is not Decimal:  # from the body, Decimals are range-checked already
-            if type(value) is not int:  # bool is not: type() is exact
-                raise _required(name) if value is None else _wrong(name, "must be a number")
-            value = Decimal(value)
-            if not in_range(value):
-                raise _wrong(name, "out of range")
-        if value.is_signed():  # -0.0 too: PHP writes it only for a computed negative zero
-            raise _wrong(name, "must not be negative")
-        values[name] = value
-    for name in shape.optional_texts:
-        value = get(name)
-        if value is not None:
-            if type(value) is not str or not value:
-                raise _wrong(name, "must be a non-empty string")
-            values[name] = value
-    for name in shape.php_ints:
-        value = get(name)
-        if value is not None:
-            if type(value) is not int:
-                raise _wrong(name, "must be an integer")
-            if not PHP_INT_MIN <= value <= PHP_INT_MAX:
-                raise _wrong(name, "out of range")
-            values[name] = value
-    for name in shape.objects:
-        value = get(name)
-        if value is not None:
-            if type(value) is dict:
-                values[name] = MappingProxyType(value)
-            elif type(value) is list and not value:  # PHP's json_encode writes {} as []
-                values[name] = _EMPTY
-            else:
-                raise _wrong(name, "must be an object")
-    return values
 
 
 def _field_wrong(data: Mapping[str, Any], name: str, wrong: str) -> CallbackRefused:
@@ -309,27 +265,70 @@ class CallbackVerifier:
         return self._parse(body, parse_body(body))
 
     def _parse(self, body: bytes, data: dict[str, Any]) -> Callback:
-        agent_id = data.get("agent_id")
+        get = data.get
+        agent_id = get("agent_id")
         if type(agent_id) is not int:
             raise _field_wrong(data, "agent_id", "must be an integer")
         if agent_id != self._agent_id:
             raise _refuse(VALIDATION_ERROR, "agent_id: not this agent", "agent_id")
-        kind = data.get("type")
+        kind = get("type")
         if type(kind) is not str or not kind:
             raise _field_wrong(data, "type", "must be a non-empty string")
         if "timestamp" in data:
             self._check_timestamp(data["timestamp"])
-        request_id = data.get("request_id")
+        request_id = get("request_id")
         if request_id is not None and (type(request_id) is not str or not request_id):
             raise _field_wrong(data, "request_id", "must be a non-empty string")
         shape = _SHAPES.get(kind)
         if shape is None:  # a rollback or any other type: untyped, the whole body in data
             return Callback(type=kind, agent_id=agent_id, request_id=request_id,
                             data=MappingProxyType(data), body=body)
-        # One keyword dict, filled in place and passed on as it is (no merge at the call).
-        return shape.cls(**_typed(shape, data, {
-            "type": kind, "agent_id": agent_id, "request_id": request_id,
-            "data": MappingProxyType(data), "body": body}))
+        # The documented fields, checked group by group (a loop per kind of field, no call per
+        # field) into the one keyword dict the class is called with: the refusal names the
+        # first wrong field.
+        values: dict[str, Any] = {"type": kind, "agent_id": agent_id, "request_id": request_id,
+                                  "data": MappingProxyType(data), "body": body}
+        for name in shape.texts:
+            value = get(name)
+            if type(value) is not str or not value:
+                raise (_required(name) if value is None
+                       else _wrong(name, "must be a non-empty string"))
+            values[name] = value
+        for name in shape.amounts:
+            value = get(name)
+            if type(value) is not Decimal:  # from the body, Decimals are range-checked already
+                if type(value) is not int:  # bool is not: type() is exact
+                    raise _required(name) if value is None else _wrong(name, "must be a number")
+                value = Decimal(value)
+                if not in_range(value):
+                    raise _wrong(name, "out of range")
+            if value.is_signed():  # -0.0 too: PHP writes it only for a computed negative zero
+                raise _wrong(name, "must not be negative")
+            values[name] = value
+        for name in shape.optional_texts:
+            value = get(name)
+            if value is not None:
+                if type(value) is not str or not value:
+                    raise _wrong(name, "must be a non-empty string")
+                values[name] = value
+        for name in shape.php_ints:
+            value = get(name)
+            if value is not None:
+                if type(value) is not int:
+                    raise _wrong(name, "must be an integer")
+                if not PHP_INT_MIN <= value <= PHP_INT_MAX:
+                    raise _wrong(name, "out of range")
+                values[name] = value
+        for name in shape.objects:
+            value = get(name)
+            if value is not None:
+                if type(value) is dict:
+                    values[name] = MappingProxyType(value)
+                elif type(value) is list and not value:  # PHP's json_encode writes {} as []
+                    values[name] = _EMPTY
+                else:
+                    raise _wrong(name, "must be an object")
+        return shape.cls(**values)
 
     def _check_timestamp(self, value: object) -> None:
         if type(value) is not int:
