@@ -20,7 +20,7 @@ from gameapi_async.testing import FakePlatform
 
 from .conftest import list_requests
 from .redis_server import RedisServer
-from .support import DEADLINE, eventually, namespace_keys
+from .support import DEADLINE, age_stored_lists, eventually, namespace_keys
 
 MakeClient = Callable[..., GameApiClient]
 MakeStore = Callable[..., RedisGameListStore]
@@ -583,3 +583,19 @@ async def test_a_release_that_fails_gives_the_lock_back_when_redis_answers(
     await eventually(lambda: not server.exists(KEYS["lock"]), "the lock to be given back",
                      lease / 2)
     assert await make_store(lease=lease).acquire(NS, "next-holder") is not None
+
+
+async def test_a_list_is_aged_in_whole_seconds_by_redis_clock(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    """A list written a million seconds ago (by the server's clock) reads as at least that
+    old, and not much older: the version's milliseconds become seconds exactly."""
+    store = make_store(lease=60)
+    lease = await store.acquire(NS, "holder-token")
+    assert lease is not None
+    assert await store.write(NS, lease, b"fetched", 600) is not None
+    age_stored_lists(redis_server.client(), 10**6)
+    stored = await store.read(NS)
+    assert stored is not None
+    assert stored.value == b"fetched"
+    assert 10**6 <= stored.age < 10**6 + 30
