@@ -599,3 +599,21 @@ async def test_a_list_is_aged_in_whole_seconds_by_redis_clock(
     assert stored is not None
     assert stored.value == b"fetched"
     assert 10**6 <= stored.age < 10**6 + 30
+
+
+@pytest.mark.parametrize("foreign", ["written-by-another-tool", ""], ids=["foreign", "empty"])
+async def test_a_version_this_sdk_never_writes_is_ignored_and_named_in_a_warning(
+    foreign: str, redis_server: RedisServer, make_store: MakeStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, "gameapi_async.store")
+    server = redis_server.client()
+    server.set(KEYS["value"], b"whatever it holds", px=60_000)
+    server.set(KEYS["version"], foreign, px=60_000)
+    assert await make_store().read(NS) is None
+    warnings = [r.getMessage() for r in caplog.records
+                if r.name == "gameapi_async.store" and r.levelno == logging.WARNING]
+    assert warnings == [
+        f"ignoring a game list in the shared store whose version {foreign!r} is not one "
+        "this SDK writes; it will be overwritten"
+    ]
