@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import subprocess
 import sys
 import time
@@ -617,3 +618,42 @@ async def test_a_version_this_sdk_never_writes_is_ignored_and_named_in_a_warning
         f"ignoring a game list in the shared store whose version {foreign!r} is not one "
         "this SDK writes; it will be overwritten"
     ]
+
+
+async def test_a_list_read_back_at_once_is_never_taken_as_dated_in_the_future(
+    make_store: MakeStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis' clock may still read the millisecond of the write: an age of zero is a list
+    just written, not one from the future. Many quick write-and-read rounds land some reads
+    in the write's own millisecond."""
+    caplog.set_level(logging.WARNING, "gameapi_async.store")
+    store = make_store(lease=60)
+    for round_ in range(200):
+        lease = await store.acquire(NS, f"holder-{round_}")
+        assert lease is not None
+        version = await store.write(NS, lease, b"fetched", 60)
+        stored = await store.read(NS)
+        assert stored is not None, f"round {round_}: the list just written was refused"
+        assert stored.version == version
+        assert stored.age >= 0
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_a_list_dated_in_the_future_is_refused_with_how_far_ahead_it_is(
+    redis_server: RedisServer, make_store: MakeStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "gameapi_async.store")
+    store = make_store(lease=60)
+    lease = await store.acquire(NS, "holder-token")
+    assert lease is not None
+    assert await store.write(NS, lease, b"fetched", 600) is not None
+    age_stored_lists(redis_server.client(), -3600)  # Redis' clock stepped back an hour
+    assert await store.read(NS) is None
+    warnings = [r.getMessage() for r in caplog.records
+                if r.name == "gameapi_async.store" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    # An hour ahead, less the moments between the write and the read.
+    assert re.fullmatch(
+        r"ignoring a game list in the shared store dated (3600\.0|359\d\.\d) s in the future "
+        r"by Redis' clock; it will be overwritten", warnings[0]
+    ), warnings[0]
