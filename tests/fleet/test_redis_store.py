@@ -657,3 +657,61 @@ async def test_a_list_dated_in_the_future_is_refused_with_how_far_ahead_it_is(
         r"ignoring a game list in the shared store dated (3600\.0|359\d\.\d) s in the future "
         r"by Redis' clock; it will be overwritten", warnings[0]
     ), warnings[0]
+
+
+async def _announce_until_heard(
+    nudged: asyncio.Event, announce: Callable[[], Awaitable[object]]
+) -> None:
+    """Announce (again and again: a subscription starts in the background, and a store just
+    back from an outage rests a moment) until the watcher is nudged."""
+    nudged.clear()
+    give_up = time.monotonic() + DEADLINE
+    while not nudged.is_set():
+        assert time.monotonic() < give_up, "the watcher never heard the announcement"
+        with contextlib.suppress(StoreUnavailable):
+            await announce()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await nudged.wait()
+
+
+async def test_the_listener_subscribes_again_after_redis_comes_back(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    """Pub/sub resumes by itself after an outage, without waiting for a new watcher."""
+    watching, announcing = make_store(), make_store()
+    nudged = asyncio.Event()
+    stop = watching.watch(NS, nudged.set)
+    await _announce_until_heard(nudged, lambda: announcing.drop(NS, 60))
+    redis_server.stop()  # the subscriber's connection breaks
+    redis_server.start()
+    await _announce_until_heard(nudged, lambda: announcing.drop(NS, 60))
+    stop()
+
+
+async def test_the_listener_follows_the_namespaces_watched(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    """A channel nobody watches any more is left (while another is still watched), and
+    joined again when watched again, also when one is left and another joined at once."""
+    store = make_store()
+    server = redis_server.client()
+
+    def subscribed(namespace: str) -> bool:
+        [(_, count)] = server.pubsub_numsub(f"gameapi:{{{namespace}}}:changed")
+        return count == 1
+
+    def nothing() -> None:
+        pass
+
+    stop_a, _ = store.watch("ns-a", nothing), store.watch("ns-b", nothing)
+    await eventually(lambda: subscribed("ns-a") and subscribed("ns-b"), "both subscriptions")
+    stop_a()
+    await eventually(lambda: not subscribed("ns-a"), "ns-a to be left")
+    assert subscribed("ns-b")
+    stop_a = store.watch("ns-a", nothing)
+    await eventually(lambda: subscribed("ns-a"), "ns-a to be joined again")
+    stop_a()  # and at the same moment, a namespace not watched before
+    store.watch("ns-c", nothing)
+    await eventually(lambda: subscribed("ns-c") and not subscribed("ns-a"), "ns-a for ns-c")
+    assert subscribed("ns-b")
