@@ -715,3 +715,23 @@ async def test_the_listener_follows_the_namespaces_watched(
     store.watch("ns-c", nothing)
     await eventually(lambda: subscribed("ns-c") and not subscribed("ns-a"), "ns-a for ns-c")
     assert subscribed("ns-b")
+
+
+async def test_the_lock_comes_with_the_version_stored_when_it_was_taken(
+    make_store: MakeStore,
+) -> None:
+    """The holder tells a list written since its last look (taken, not fetched again)."""
+    store = make_store(lease=60)
+    first = await store.acquire(NS, "first-holder")
+    assert first is not None
+    assert first.version is None  # nothing stored yet
+    written = await store.write(NS, first, b"fetched", 60)
+    assert written is not None
+    second = await store.acquire(NS, "second-holder")
+    assert second is not None
+    assert second.version == written
+    await store.release(NS, second)
+    tombstone = await store.drop(NS, 60)
+    third = await store.acquire(NS, "third-holder")
+    assert third is not None
+    assert third.version == tombstone
