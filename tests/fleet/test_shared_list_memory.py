@@ -379,3 +379,63 @@ async def test_closing_with_an_invalidation_the_store_never_took_says_so(
         "closing before the shared game-list store answered again: an invalidation never "
         "reached the other processes"
     ]
+
+
+# -- written from mutation testing (mutmut over fleet/_shared_list.py, docs/testing.md) -------
+
+
+async def test_invalidating_a_closed_client_leaves_the_fleets_list_alone(
+    process: MakeClient, upstream: Upstream
+) -> None:
+    closed, other = process(), process()
+    await closed.list_games()
+    await closed.close()
+    closed.invalidate_games()  # forgets its own list only: it speaks to the store no more
+    await asyncio.sleep(0)  # a drop it started would run now
+    assert (await other.list_games()).request_id == "rid-1"  # from the store
+    assert upstream.requests == 1
+
+
+async def test_a_refresh_the_store_missed_is_not_read_back_as_another_processs(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore, clock: ManualClock
+) -> None:
+    """Once written by the catch-up it is this process's own version: its watcher does not
+    take it from the store as a list picked up."""
+    caller, other = process(), process()
+    await caller.list_games()
+    await other.list_games()
+    store.available = False
+    assert (await caller.list_games(refresh=True)).request_id == "rid-2"
+    store.available = True
+    clock.advance(1)  # the catch-up writes it
+    await eventually(lambda: other.cache_stats().shared_hits == 2, "the other's pick-up")
+    assert caller.cache_stats().shared_hits == 0
+
+
+async def test_store_errors_count_each_failed_store_operation_once(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore
+) -> None:
+    """A holder whose fetch fails while the store is down: the fleet back-off and the lock
+    give-back both fail, two store errors."""
+    holder = process()
+    upstream.gate = asyncio.Event()
+    fetching = asyncio.ensure_future(holder.list_games())
+    await eventually(lambda: upstream.requests == 1, "the holder's fetch")
+    store.available, upstream.status = False, 503
+    upstream.gate.set()
+    with pytest.raises(ga.GameApiError):
+        await fetching
+    assert holder.cache_stats().store_errors == 2
+
+
+async def test_each_invalidation_the_store_misses_counts_once(
+    process: MakeClient, store: MemoryGameListStore
+) -> None:
+    """Each failed drop is one store error, and so is the watcher's catch-up it prompts."""
+    caller = process()
+    await caller.list_games()
+    store.available = False
+    caller.invalidate_games()
+    await eventually(lambda: caller.cache_stats().store_errors == 2, "drop and catch-up")
+    caller.invalidate_games()
+    await eventually(lambda: caller.cache_stats().store_errors == 4, "both again")
