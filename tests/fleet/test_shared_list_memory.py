@@ -18,6 +18,7 @@ from gameapi_async import GameApiClient, RetryPolicy
 from gameapi_async._protocol import RawResponse, SignedRequest
 from gameapi_async.fleet._memory import MemoryGameListStore
 from gameapi_async.fleet._shared_list import namespace_for
+from gameapi_async.fleet._store import StoreUnavailable
 
 from ..support import AGENT_ID, API_TOKEN, BASE_URL, closing_clients, failure, game_list_body
 from .support import eventually
@@ -439,3 +440,58 @@ async def test_each_invalidation_the_store_misses_counts_once(
     await eventually(lambda: caller.cache_stats().store_errors == 2, "drop and catch-up")
     caller.invalidate_games()
     await eventually(lambda: caller.cache_stats().store_errors == 4, "both again")
+
+
+class FailingWrites(MemoryGameListStore):
+    """A store that answers everything but, while ``refuse`` is set, the write of a list
+    (giving the lock back, as the Redis store does once Redis answers)."""
+
+    refuse = False
+
+    async def write(self, namespace: str, lease: Any, value: bytes, keep_for: float) -> Any:
+        if self.refuse:
+            await self.release(namespace, lease)
+            raise StoreUnavailable("the write failed")
+        return await super().write(namespace, lease, value, keep_for)
+
+
+async def test_a_refresh_whose_write_failed_becomes_the_fleets_list_when_the_store_answers(
+    upstream: Upstream, clock: ManualClock
+) -> None:
+    store = FailingWrites(clock=clock, lease=LEASE, poll_interval=5.0, lock_wait=40.0)
+    async with closing_clients(
+        base_url=BASE_URL, agent_id=AGENT_ID, api_token=API_TOKEN, transport=upstream,
+        retry=RetryPolicy.disabled(), clock=clock, games_store=store, games_ttl=TTL,
+    ) as process:
+        caller, other = process(), process()
+        await caller.list_games()
+        await other.list_games()
+        store.refuse = True
+        assert (await caller.list_games(refresh=True)).request_id == "rid-2"
+        assert caller.cache_stats().store_errors >= 1
+        store.refuse = False
+        clock.advance(1)  # the catch-up writes it; the other process picks it up
+        await eventually(lambda: other.cache_stats().shared_hits == 2, "the pick-up")
+        assert (await other.list_games()).request_id == "rid-2"
+        assert upstream.requests == 2
+
+
+async def test_each_failed_renewal_counts_once(upstream: Upstream, clock: ManualClock) -> None:
+    # Polls far apart: the watcher's looks (which fail too) stay out of the count.
+    store = MemoryGameListStore(clock=clock, lease=LEASE, poll_interval=1000.0)
+    async with closing_clients(
+        base_url=BASE_URL, agent_id=AGENT_ID, api_token=API_TOKEN, transport=upstream,
+        retry=RetryPolicy.disabled(), clock=clock, games_store=store, games_ttl=TTL,
+    ) as process:
+        holder = process()
+        upstream.gate = asyncio.Event()
+        fetching = asyncio.ensure_future(holder.list_games())
+        await eventually(lambda: upstream.requests == 1, "the holder's fetch")
+        store.available = False
+        clock.advance(LEASE / 2)  # a renewal every third of a lease: one each time, refused
+        await eventually(lambda: holder.cache_stats().store_errors == 1, "the first renewal")
+        clock.advance(LEASE / 2)
+        await eventually(lambda: holder.cache_stats().store_errors == 2, "the second renewal")
+        store.available = True
+        upstream.gate.set()
+        assert (await fetching).request_id == "rid-1"
