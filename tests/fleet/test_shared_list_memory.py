@@ -443,13 +443,14 @@ async def test_each_invalidation_the_store_misses_counts_once(
 
 
 class FailingWrites(MemoryGameListStore):
-    """A store that answers everything but, while ``refuse`` is set, the write of a list
-    (giving the lock back, as the Redis store does once Redis answers)."""
+    """A store that answers everything but the next ``refusals`` writes of a list (giving
+    the lock back, as the Redis store does once Redis answers)."""
 
-    refuse = False
+    refusals = 0
 
     async def write(self, namespace: str, lease: Any, value: bytes, keep_for: float) -> Any:
-        if self.refuse:
+        if self.refusals:
+            self.refusals -= 1
             await self.release(namespace, lease)
             raise StoreUnavailable("the write failed")
         return await super().write(namespace, lease, value, keep_for)
@@ -466,14 +467,13 @@ async def test_a_refresh_whose_write_failed_becomes_the_fleets_list_when_the_sto
         caller, other = process(), process()
         await caller.list_games()
         await other.list_games()
-        store.refuse = True
+        store.refusals = 1
         assert (await caller.list_games(refresh=True)).request_id == "rid-2"
-        assert caller.cache_stats().store_errors >= 1
-        store.refuse = False
         clock.advance(1)  # the catch-up writes it; the other process picks it up
         await eventually(lambda: other.cache_stats().shared_hits == 2, "the pick-up")
         assert (await other.list_games()).request_id == "rid-2"
         assert upstream.requests == 2
+        assert caller.cache_stats().store_errors == 1  # the one write refused
 
 
 async def test_each_failed_renewal_counts_once(upstream: Upstream, clock: ManualClock) -> None:
