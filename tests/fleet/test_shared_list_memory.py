@@ -495,3 +495,16 @@ async def test_each_failed_renewal_counts_once(upstream: Upstream, clock: Manual
         store.available = True
         upstream.gate.set()
         assert (await fetching).request_id == "rid-1"
+
+
+async def test_the_store_keeps_a_list_as_long_as_it_may_be_served_stale(
+    upstream: Upstream, store: MemoryGameListStore, clock: ManualClock
+) -> None:
+    async with closing_clients(
+        base_url=BASE_URL, agent_id=AGENT_ID, api_token=API_TOKEN, transport=upstream,
+        retry=RetryPolicy.disabled(), clock=clock, games_store=store, games_ttl=TTL,
+        games_max_stale=1000.0,
+    ) as process:
+        await process().list_games()
+        clock.advance(990)  # past its TTL, not past the 1000 s it may be served stale
+        assert (await process().list_games()).request_id == "rid-1"  # from the store
