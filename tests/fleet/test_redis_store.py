@@ -735,3 +735,20 @@ async def test_the_lock_comes_with_the_version_stored_when_it_was_taken(
     third = await store.acquire(NS, "third-holder")
     assert third is not None
     assert third.version == tombstone
+
+
+async def test_an_announcement_on_a_channel_just_left_does_not_stop_the_listener(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    """A message still in flight for a namespace nobody watches any more is dropped, and
+    the namespaces still watched keep hearing theirs."""
+    store, announcing = make_store(), make_store()
+    server = redis_server.client()
+    nudged = asyncio.Event()
+    stop_a = store.watch("ns-a", lambda: None)
+    store.watch(NS, nudged.set)
+    await eventually(lambda: dict(server.pubsub_numsub("gameapi:{ns-a}:changed"))
+                     .get(b"gameapi:{ns-a}:changed") == 1, "the subscription to ns-a")
+    stop_a()
+    server.publish("gameapi:{ns-a}:changed", b"a-version")  # before the listener leaves it
+    await _announce_until_heard(nudged, lambda: announcing.drop(NS, 60))
