@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from gameapi_async.testing import FakePlatform
 
 from .conftest import list_requests
 from .redis_server import RedisServer
-from .support import DEADLINE, eventually, namespace_keys
+from .support import DEADLINE, age_stored_lists, eventually, namespace_keys
 
 MakeClient = Callable[..., GameApiClient]
 MakeStore = Callable[..., RedisGameListStore]
@@ -583,3 +584,171 @@ async def test_a_release_that_fails_gives_the_lock_back_when_redis_answers(
     await eventually(lambda: not server.exists(KEYS["lock"]), "the lock to be given back",
                      lease / 2)
     assert await make_store(lease=lease).acquire(NS, "next-holder") is not None
+
+
+async def test_a_list_is_aged_in_whole_seconds_by_redis_clock(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    """A list written a million seconds ago (by the server's clock) reads as at least that
+    old, and not much older: the version's milliseconds become seconds exactly."""
+    store = make_store(lease=60)
+    lease = await store.acquire(NS, "holder-token")
+    assert lease is not None
+    assert await store.write(NS, lease, b"fetched", 600) is not None
+    age_stored_lists(redis_server.client(), 10**6)
+    stored = await store.read(NS)
+    assert stored is not None
+    assert stored.value == b"fetched"
+    assert 10**6 <= stored.age < 10**6 + 30
+
+
+@pytest.mark.parametrize("foreign", ["written-by-another-tool", ""], ids=["foreign", "empty"])
+async def test_a_version_this_sdk_never_writes_is_ignored_and_named_in_a_warning(
+    foreign: str, redis_server: RedisServer, make_store: MakeStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, "gameapi_async.store")
+    server = redis_server.client()
+    server.set(KEYS["value"], b"whatever it holds", px=60_000)
+    server.set(KEYS["version"], foreign, px=60_000)
+    assert await make_store().read(NS) is None
+    warnings = [r.getMessage() for r in caplog.records
+                if r.name == "gameapi_async.store" and r.levelno == logging.WARNING]
+    assert warnings == [
+        f"ignoring a game list in the shared store whose version {foreign!r} is not one "
+        "this SDK writes; it will be overwritten"
+    ]
+
+
+async def test_a_list_read_back_at_once_is_never_taken_as_dated_in_the_future(
+    make_store: MakeStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis' clock may still read the millisecond of the write: an age of zero is a list
+    just written, not one from the future. Many quick write-and-read rounds land some reads
+    in the write's own millisecond."""
+    caplog.set_level(logging.WARNING, "gameapi_async.store")
+    store = make_store(lease=60)
+    for round_ in range(200):
+        lease = await store.acquire(NS, f"holder-{round_}")
+        assert lease is not None
+        version = await store.write(NS, lease, b"fetched", 60)
+        stored = await store.read(NS)
+        assert stored is not None, f"round {round_}: the list just written was refused"
+        assert stored.version == version
+        assert stored.age >= 0
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_a_list_dated_in_the_future_is_refused_with_how_far_ahead_it_is(
+    redis_server: RedisServer, make_store: MakeStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "gameapi_async.store")
+    store = make_store(lease=60)
+    lease = await store.acquire(NS, "holder-token")
+    assert lease is not None
+    assert await store.write(NS, lease, b"fetched", 600) is not None
+    age_stored_lists(redis_server.client(), -3600)  # Redis' clock stepped back an hour
+    assert await store.read(NS) is None
+    warnings = [r.getMessage() for r in caplog.records
+                if r.name == "gameapi_async.store" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    # An hour ahead, less the moments between the write and the read.
+    assert re.fullmatch(
+        r"ignoring a game list in the shared store dated (3600\.0|359\d\.\d) s in the future "
+        r"by Redis' clock; it will be overwritten", warnings[0]
+    ), warnings[0]
+
+
+async def _announce_until_heard(
+    nudged: asyncio.Event, announce: Callable[[], Awaitable[object]]
+) -> None:
+    """Announce (again and again: a subscription starts in the background, and a store just
+    back from an outage rests a moment) until the watcher is nudged."""
+    nudged.clear()
+    give_up = time.monotonic() + DEADLINE
+    while not nudged.is_set():
+        assert time.monotonic() < give_up, "the watcher never heard the announcement"
+        with contextlib.suppress(StoreUnavailable):
+            await announce()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await nudged.wait()
+
+
+async def test_the_listener_subscribes_again_after_redis_comes_back(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    """Pub/sub resumes by itself after an outage, without waiting for a new watcher."""
+    watching, announcing = make_store(), make_store()
+    nudged = asyncio.Event()
+    stop = watching.watch(NS, nudged.set)
+    await _announce_until_heard(nudged, lambda: announcing.drop(NS, 60))
+    redis_server.stop()  # the subscriber's connection breaks
+    redis_server.start()
+    await _announce_until_heard(nudged, lambda: announcing.drop(NS, 60))
+    stop()
+
+
+async def test_the_listener_follows_the_namespaces_watched(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    """A channel nobody watches any more is left (while another is still watched), and
+    joined again when watched again, also when one is left and another joined at once."""
+    store = make_store()
+    server = redis_server.client()
+
+    def subscribed(namespace: str) -> bool:
+        [(_, count)] = server.pubsub_numsub(f"gameapi:{{{namespace}}}:changed")
+        return count == 1
+
+    def nothing() -> None:
+        pass
+
+    stop_a, _ = store.watch("ns-a", nothing), store.watch("ns-b", nothing)
+    await eventually(lambda: subscribed("ns-a") and subscribed("ns-b"), "both subscriptions")
+    stop_a()
+    await eventually(lambda: not subscribed("ns-a"), "ns-a to be left")
+    assert subscribed("ns-b")
+    stop_a = store.watch("ns-a", nothing)
+    await eventually(lambda: subscribed("ns-a"), "ns-a to be joined again")
+    stop_a()  # and at the same moment, a namespace not watched before
+    store.watch("ns-c", nothing)
+    await eventually(lambda: subscribed("ns-c") and not subscribed("ns-a"), "ns-a for ns-c")
+    assert subscribed("ns-b")
+
+
+async def test_the_lock_comes_with_the_version_stored_when_it_was_taken(
+    make_store: MakeStore,
+) -> None:
+    """The holder tells a list written since its last look (taken, not fetched again)."""
+    store = make_store(lease=60)
+    first = await store.acquire(NS, "first-holder")
+    assert first is not None
+    assert first.version is None  # nothing stored yet
+    written = await store.write(NS, first, b"fetched", 60)
+    assert written is not None
+    second = await store.acquire(NS, "second-holder")
+    assert second is not None
+    assert second.version == written
+    await store.release(NS, second)
+    tombstone = await store.drop(NS, 60)
+    third = await store.acquire(NS, "third-holder")
+    assert third is not None
+    assert third.version == tombstone
+
+
+async def test_an_announcement_on_a_channel_just_left_does_not_stop_the_listener(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    """A message still in flight for a namespace nobody watches any more is dropped, and
+    the namespaces still watched keep hearing theirs."""
+    store, announcing = make_store(), make_store()
+    server = redis_server.client()
+    nudged = asyncio.Event()
+    stop_a = store.watch("ns-a", lambda: None)
+    store.watch(NS, nudged.set)
+    await eventually(lambda: dict(server.pubsub_numsub("gameapi:{ns-a}:changed"))
+                     .get(b"gameapi:{ns-a}:changed") == 1, "the subscription to ns-a")
+    stop_a()
+    server.publish("gameapi:{ns-a}:changed", b"a-version")  # before the listener leaves it
+    await _announce_until_heard(nudged, lambda: announcing.drop(NS, 60))

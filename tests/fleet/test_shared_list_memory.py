@@ -18,6 +18,7 @@ from gameapi_async import GameApiClient, RetryPolicy
 from gameapi_async._protocol import RawResponse, SignedRequest
 from gameapi_async.fleet._memory import MemoryGameListStore
 from gameapi_async.fleet._shared_list import namespace_for
+from gameapi_async.fleet._store import StoreUnavailable
 
 from ..support import AGENT_ID, API_TOKEN, BASE_URL, closing_clients, failure, game_list_body
 from .support import eventually
@@ -379,3 +380,131 @@ async def test_closing_with_an_invalidation_the_store_never_took_says_so(
         "closing before the shared game-list store answered again: an invalidation never "
         "reached the other processes"
     ]
+
+
+# -- written from mutation testing (mutmut over fleet/_shared_list.py, docs/testing.md) -------
+
+
+async def test_invalidating_a_closed_client_leaves_the_fleets_list_alone(
+    process: MakeClient, upstream: Upstream
+) -> None:
+    closed, other = process(), process()
+    await closed.list_games()
+    await closed.close()
+    closed.invalidate_games()  # forgets its own list only: it speaks to the store no more
+    await asyncio.sleep(0)  # a drop it started would run now
+    assert (await other.list_games()).request_id == "rid-1"  # from the store
+    assert upstream.requests == 1
+
+
+async def test_a_refresh_the_store_missed_is_not_read_back_as_another_processs(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore, clock: ManualClock
+) -> None:
+    """Once written by the catch-up it is this process's own version: its watcher does not
+    take it from the store as a list picked up."""
+    caller, other = process(), process()
+    await caller.list_games()
+    await other.list_games()
+    store.available = False
+    assert (await caller.list_games(refresh=True)).request_id == "rid-2"
+    store.available = True
+    clock.advance(1)  # the catch-up writes it
+    await eventually(lambda: other.cache_stats().shared_hits == 2, "the other's pick-up")
+    assert caller.cache_stats().shared_hits == 0
+
+
+async def test_store_errors_count_each_failed_store_operation_once(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore
+) -> None:
+    """A holder whose fetch fails while the store is down: the fleet back-off and the lock
+    give-back both fail, two store errors."""
+    holder = process()
+    upstream.gate = asyncio.Event()
+    fetching = asyncio.ensure_future(holder.list_games())
+    await eventually(lambda: upstream.requests == 1, "the holder's fetch")
+    store.available, upstream.status = False, 503
+    upstream.gate.set()
+    with pytest.raises(ga.GameApiError):
+        await fetching
+    assert holder.cache_stats().store_errors == 2
+
+
+async def test_each_invalidation_the_store_misses_counts_once(
+    process: MakeClient, store: MemoryGameListStore
+) -> None:
+    """Each failed drop is one store error, and so is the watcher's catch-up it prompts."""
+    caller = process()
+    await caller.list_games()
+    store.available = False
+    caller.invalidate_games()
+    await eventually(lambda: caller.cache_stats().store_errors == 2, "drop and catch-up")
+    caller.invalidate_games()
+    await eventually(lambda: caller.cache_stats().store_errors == 4, "both again")
+
+
+class FailingWrites(MemoryGameListStore):
+    """A store that answers everything but the next ``refusals`` writes of a list (giving
+    the lock back, as the Redis store does once Redis answers)."""
+
+    refusals = 0
+
+    async def write(self, namespace: str, lease: Any, value: bytes, keep_for: float) -> Any:
+        if self.refusals:
+            self.refusals -= 1
+            await self.release(namespace, lease)
+            raise StoreUnavailable("the write failed")
+        return await super().write(namespace, lease, value, keep_for)
+
+
+async def test_a_refresh_whose_write_failed_becomes_the_fleets_list_when_the_store_answers(
+    upstream: Upstream, clock: ManualClock
+) -> None:
+    store = FailingWrites(clock=clock, lease=LEASE, poll_interval=5.0, lock_wait=40.0)
+    async with closing_clients(
+        base_url=BASE_URL, agent_id=AGENT_ID, api_token=API_TOKEN, transport=upstream,
+        retry=RetryPolicy.disabled(), clock=clock, games_store=store, games_ttl=TTL,
+    ) as process:
+        caller, other = process(), process()
+        await caller.list_games()
+        await other.list_games()
+        store.refusals = 1
+        assert (await caller.list_games(refresh=True)).request_id == "rid-2"
+        clock.advance(1)  # the catch-up writes it; the other process picks it up
+        await eventually(lambda: other.cache_stats().shared_hits == 2, "the pick-up")
+        assert (await other.list_games()).request_id == "rid-2"
+        assert upstream.requests == 2
+        assert caller.cache_stats().store_errors == 1  # the one write refused
+
+
+async def test_each_failed_renewal_counts_once(upstream: Upstream, clock: ManualClock) -> None:
+    # Polls far apart: the watcher's looks (which fail too) stay out of the count.
+    store = MemoryGameListStore(clock=clock, lease=LEASE, poll_interval=1000.0)
+    async with closing_clients(
+        base_url=BASE_URL, agent_id=AGENT_ID, api_token=API_TOKEN, transport=upstream,
+        retry=RetryPolicy.disabled(), clock=clock, games_store=store, games_ttl=TTL,
+    ) as process:
+        holder = process()
+        upstream.gate = asyncio.Event()
+        fetching = asyncio.ensure_future(holder.list_games())
+        await eventually(lambda: upstream.requests == 1, "the holder's fetch")
+        store.available = False
+        clock.advance(LEASE / 2)  # a renewal every third of a lease: one each time, refused
+        await eventually(lambda: holder.cache_stats().store_errors == 1, "the first renewal")
+        clock.advance(LEASE / 2)
+        await eventually(lambda: holder.cache_stats().store_errors == 2, "the second renewal")
+        store.available = True
+        upstream.gate.set()
+        assert (await fetching).request_id == "rid-1"
+
+
+async def test_the_store_keeps_a_list_as_long_as_it_may_be_served_stale(
+    upstream: Upstream, store: MemoryGameListStore, clock: ManualClock
+) -> None:
+    async with closing_clients(
+        base_url=BASE_URL, agent_id=AGENT_ID, api_token=API_TOKEN, transport=upstream,
+        retry=RetryPolicy.disabled(), clock=clock, games_store=store, games_ttl=TTL,
+        games_max_stale=1000.0,
+    ) as process:
+        await process().list_games()
+        clock.advance(990)  # past its TTL, not past the 1000 s it may be served stale
+        assert (await process().list_games()).request_id == "rid-1"  # from the store
