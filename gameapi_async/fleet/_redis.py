@@ -339,6 +339,7 @@ class RedisGameListStore:
             self._drained = asyncio.Event()
             await self._drained.wait()
         if self._owned:
+            self._slot()  # closed on another loop than the last command's: that loop's pool
             await self._redis.aclose()
             if isinstance(self._redis, aioredis.Redis):
                 await self._redis.connection_pool.disconnect()
@@ -353,6 +354,11 @@ class RedisGameListStore:
         """The store's connection budget on the running loop (a store may outlive a loop)."""
         loop = asyncio.get_running_loop()
         if self._slots is None or self._slots_loop is not loop:
+            if self._slots_loop is not None and self._owned and isinstance(
+                    self._redis, aioredis.Redis):
+                # The pool's connections belong to the loop that ended: used from this one
+                # they raise RuntimeError, and they can no longer be closed. Start afresh.
+                self._redis.connection_pool.reset()  # type: ignore[no-untyped-call]
             self._slots = asyncio.Semaphore(self._max_connections)
             self._slots_loop = loop
         return self._slots

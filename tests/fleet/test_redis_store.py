@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import re
 import subprocess
@@ -16,12 +17,13 @@ import redis
 import redis.asyncio as aioredis
 
 from gameapi_async import GameApiClient, RedisGameListStore
-from gameapi_async.fleet._store import Lease, StoreUnavailable
+from gameapi_async.fleet._store import Lease, Peek, StoreUnavailable
 from gameapi_async.testing import FakePlatform
 
 from .conftest import list_requests
 from .redis_server import RedisServer
 from .support import DEADLINE, age_stored_lists, eventually, namespace_keys
+from .test_redis_trouble import STORE_ACL, add_user
 
 MakeClient = Callable[..., GameApiClient]
 MakeStore = Callable[..., RedisGameListStore]
@@ -752,3 +754,209 @@ async def test_an_announcement_on_a_channel_just_left_does_not_stop_the_listener
     stop_a()
     server.publish("gameapi:{ns-a}:changed", b"a-version")  # before the listener leaves it
     await _announce_until_heard(nudged, lambda: announcing.drop(NS, 60))
+
+
+# Third pass (issue 19): what closing does, the connection budget, a refused announcement.
+
+async def test_a_closed_store_refuses_every_command_and_listens_no_more(
+    make_store: MakeStore,
+) -> None:
+    """Closed, the store answers StoreUnavailable (the client then fetches alone) and never
+    reconnects; a release it refuses is not a lock to give back later."""
+    store = make_store(lease=60)
+    lease = await store.acquire(NS, "holder-token")
+    assert lease is not None
+    await store.aclose()
+    with pytest.raises(StoreUnavailable):
+        await store.peek(NS)
+    with pytest.raises(StoreUnavailable):
+        await store.release(NS, lease)
+    stop = store.watch(NS, lambda: None)
+    stop()
+    await store.aclose()  # again: nothing more to do
+
+
+async def test_closing_gives_back_a_lock_a_lost_answer_may_have_left_held(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    """A release that failed leaves the lock to give back; closing gives it back (one try,
+    and no error when Redis is still down then)."""
+    closed_while_down, closed_after = make_store(lease=60), make_store(lease=60)
+    first = await closed_while_down.acquire("ns-down", "first-holder")
+    second = await closed_after.acquire(NS, "second-holder")
+    assert first is not None
+    assert second is not None
+    redis_server.stop()
+    for store, namespace, lease in ((closed_while_down, "ns-down", first),
+                                    (closed_after, NS, second)):
+        with pytest.raises(StoreUnavailable):
+            await store.release(namespace, lease)
+    await closed_while_down.aclose()  # its one try fails: closed all the same
+    redis_server.start()  # empty: the lock as a command Redis ran late would have left it
+    server = redis_server.client()
+    server.set(KEYS["lock"], b"second-holder", px=60_000)
+    await closed_after.aclose()  # before its give-back task had a turn on the new server
+    assert not server.exists(KEYS["lock"])
+
+
+async def test_a_given_clients_few_connections_serve_any_number_of_commands_at_once(
+    redis_server: RedisServer,
+) -> None:
+    """With ``max_connections`` as large as the given client's pool, the store's budget
+    makes the surplus wait: never more commands at once than connections."""
+    pool = aioredis.ConnectionPool.from_url(redis_server.url, max_connections=2)
+    async with aioredis.Redis(connection_pool=pool) as given:
+        store = RedisGameListStore(given, max_connections=2)
+        peeks = await asyncio.gather(*(store.peek(NS) for _ in range(40)))
+        assert {peek.version for peek in peeks} == {None}
+        await store.aclose()
+    await pool.disconnect()
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning",
+                            "ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_store_used_on_a_second_event_loop_runs_its_commands_there(
+    redis_server: RedisServer,
+) -> None:
+    """Its budget (a semaphore) and its pool's connections belong to the loop they were made
+    on: a store that outlives an ``asyncio.run()`` makes new ones on the next loop. Before,
+    the first command there raised ``RuntimeError('Event loop is closed')`` to the caller.
+    (Each loop ends with the store's connections open, as a script's ``asyncio.run()``
+    does: collected here, they warn inside this test and not in the next one.)"""
+    store = RedisGameListStore(redis_server.url, max_connections=1)
+
+    async def many_at_once() -> list[object]:
+        return await asyncio.gather(*(store.peek(NS) for _ in range(10)),
+                                    return_exceptions=True)
+
+    for run in range(2):
+        answers = asyncio.run(many_at_once())
+        assert [a for a in answers if not isinstance(a, Peek)] == [], f"run {run}: {answers}"
+    asyncio.run(store.aclose())
+    gc.collect()
+
+
+async def test_a_refused_announcement_stores_the_list_and_names_redis_refusal_once(
+    redis_server: RedisServer, make_store: MakeStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A user without the channel: the write is stored all the same, its version answered,
+    and the one WARNING quotes Redis' own refusal; later writes publish no more."""
+    caplog.set_level(logging.WARNING, "gameapi_async.store")
+    no_channel = tuple(rule for rule in STORE_ACL if not rule.startswith("&"))
+    store = make_store(url=add_user(redis_server, "nochannel", *no_channel), lease=60)
+    for round_ in range(2):
+        lease = await store.acquire(NS, f"holder-{round_}")
+        assert lease is not None
+        version = await store.write(NS, lease, b"fetched", 60)
+        assert version is not None
+        assert version.startswith(f"{lease.fence}-holder-")
+        stored = await store.read(NS)
+        assert stored is not None
+        assert stored.version == version
+    warnings = [r.getMessage() for r in caplog.records
+                if r.name == "gameapi_async.store" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    refusal = re.match(r"Redis refused the store's pub/sub channel \((.+)\); processes now",
+                       warnings[0])
+    assert refusal is not None, warnings[0]
+    assert "channel" in refusal.group(1), refusal.group(1)  # Redis' words, however it puts them
+    with redis_server.client() as admin:
+        refusals = [e for e in admin.acl_log() if e["reason"] == "channel"]
+    assert sum(int(e["count"]) for e in refusals) == 1  # the second write did not publish
+
+
+async def test_while_redis_is_frozen_the_store_knocks_about_once_a_second(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    """After a command fails, the breaker refuses the next ones at once for a second
+    instead of sending each to wait out its timeout. Counted by the connections the frozen
+    server finds waiting when it wakes (each try after a timeout is a new one)."""
+    store = make_store(timeout=0.2)
+    await store.peek(NS)  # connected before the freeze
+    server = redis_server.client()
+
+    def connections() -> int:
+        return int(server.info("stats")["total_connections_received"])
+
+    before = connections()
+    redis_server.pause()
+    try:
+        started = time.monotonic()
+        for _ in range(30):
+            with pytest.raises(StoreUnavailable):
+                await store.peek(NS)
+        elapsed = time.monotonic() - started
+    finally:
+        redis_server.resume()
+    # The first try used the connection it had; then at most one more per second of rest
+    # (30 tries that each waited out the timeout would have knocked 29 times).
+    assert connections() - before <= 1 + elapsed
+
+
+async def test_a_given_client_without_timeouts_still_gets_the_stores_timeout(
+    redis_server: RedisServer,
+) -> None:
+    """The client given has no socket timeout: a frozen Redis is found out by the store's
+    own ``timeout``, never a hung call."""
+    async with aioredis.Redis(unix_socket_path=str(redis_server.socket)) as given:
+        store = RedisGameListStore(given, timeout=0.3)
+        await store.peek(NS)
+        redis_server.pause()
+        try:
+            with pytest.raises(StoreUnavailable):
+                await asyncio.wait_for(store.peek(NS), DEADLINE / 2)
+        finally:
+            redis_server.resume()
+        await store.aclose()
+
+
+@pytest.mark.parametrize(("settings", "field"), [
+    ({"lease": None}, "lease"), ({"lease": 0}, "lease"),
+    ({"poll_interval": None}, "poll_interval"), ({"poll_interval": -1}, "poll_interval"),
+    ({"lock_wait": None}, "lock_wait"), ({"lock_wait": 0}, "lock_wait"),
+    ({"timeout": None}, "timeout"), ({"timeout": 0}, "timeout"),
+    ({"cluster": "yes"}, "cluster"), ({"redis": 6379}, "redis"),
+    ({"redis": "no-scheme-at-all"}, "redis"),
+], ids=lambda value: str(value))
+def test_each_setting_is_checked_naming_its_field(settings: dict[str, object], field: str) -> None:
+    from gameapi_async import InvalidParameterError
+
+    redis_ = settings.pop("redis", "redis://127.0.0.1:6379/0")
+    with pytest.raises(InvalidParameterError) as caught:
+        RedisGameListStore(redis_, **settings)  # type: ignore[arg-type]
+    assert caught.value.field == field
+
+
+def test_cluster_applies_to_a_url_only_and_the_defaults_are_the_documented_ones() -> None:
+    from gameapi_async import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError) as caught:
+        RedisGameListStore(aioredis.Redis(), cluster=True)
+    assert caught.value.field == "cluster"
+    settings = RedisGameListStore("redis://127.0.0.1:6379/0").settings
+    assert (settings.lease, settings.poll_interval, settings.lock_wait) == (10.0, 10.0, 40.0)
+    assert settings.wait_step == 0.1  # waiters look ten times a second...
+    assert RedisGameListStore("redis://127.0.0.1:6379/0", lease=0.2).settings.wait_step == 0.05
+    # ...and at least four times a lease
+
+
+async def test_closing_a_store_leaves_the_given_clients_connection_open(
+    redis_server: RedisServer,
+) -> None:
+    async with aioredis.Redis(unix_socket_path=str(redis_server.socket)) as given:
+        connection = await given.client_id()
+        store = RedisGameListStore(given)
+        await store.peek(NS)
+        await store.aclose()
+        assert await given.client_id() == connection  # the same connection, never closed
+
+
+async def test_a_version_that_is_not_utf8_is_ignored_and_named_in_a_warning(
+    redis_server: RedisServer, make_store: MakeStore, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, "gameapi_async.store")
+    server = redis_server.client()
+    server.set(KEYS["value"], b"whatever it holds", px=60_000)
+    server.set(KEYS["version"], b"\xff\xfe-x", px=60_000)
+    assert await make_store().read(NS) is None
+    assert len([r for r in caplog.records if "is not one this SDK writes" in r.getMessage()]) == 1

@@ -508,3 +508,84 @@ async def test_the_store_keeps_a_list_as_long_as_it_may_be_served_stale(
         await process().list_games()
         clock.advance(990)  # past its TTL, not past the 1000 s it may be served stale
         assert (await process().list_games()).request_id == "rid-1"  # from the store
+
+
+# Third pass (issue 19): waiting for another process's fetch, and the watcher after a drop.
+
+class CountingPeeks(MemoryGameListStore):
+    """Counts the looks at the stored version (one per wait step of a waiter)."""
+
+    peeks = 0
+
+    async def peek(self, namespace: str) -> Any:
+        self.peeks += 1
+        return await super().peek(namespace)
+
+
+async def test_a_forced_refresh_waiting_for_another_fetch_gets_that_fetchs_list(
+    upstream: Upstream, clock: ManualClock
+) -> None:
+    """Not the list stored before it asked, and one look per wait step meanwhile (never a
+    loop of looks while the clock stands still)."""
+    store = CountingPeeks(clock=clock, lease=LEASE, poll_interval=1000.0, lock_wait=40.0)
+    async with closing_clients(
+        base_url=BASE_URL, agent_id=AGENT_ID, api_token=API_TOKEN, transport=upstream,
+        retry=RetryPolicy.disabled(), clock=clock, games_store=store, games_ttl=TTL,
+    ) as process:
+        holder, waiter = process(), process()
+        await holder.list_games()
+        await waiter.list_games()
+        upstream.gate = asyncio.Event()
+        refreshing = asyncio.ensure_future(holder.list_games(refresh=True))
+        await eventually(lambda: upstream.requests == 2, "the holder's refresh")
+        waiting = asyncio.ensure_future(waiter.list_games(refresh=True))
+        await eventually(lambda: waiter.cache_stats().lock_waits == 1, "the wait")
+        await asyncio.sleep(0.01)
+        peeks = store.peeks
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert store.peeks == peeks  # the clock stands still: so does the waiter
+        for _ in range(3):  # three wait steps: it looks, and keeps waiting
+            clock.advance(0.1)
+            await eventually(lambda n=store.peeks: store.peeks > n, "a look")
+        assert not waiting.done()
+        upstream.gate.set()
+        assert (await refreshing).request_id == "rid-2"
+        while not waiting.done():
+            clock.advance(0.1)
+            await asyncio.sleep(0.01)
+        assert (await waiting).request_id == "rid-2"
+        assert upstream.requests == 2
+
+
+async def test_a_waiter_that_sees_the_holders_list_dropped_fetches_itself_no_takeover(
+    process: MakeClient, upstream: Upstream
+) -> None:
+    """The holder's fetch failed for good and dropped the list: the waiter sees the error
+    for itself, and it is no takeover of a holder that vanished."""
+    holder, waiter = process(), process()
+    upstream.gate, upstream.status = asyncio.Event(), 403
+    fetching = asyncio.ensure_future(holder.list_games())
+    await eventually(lambda: upstream.requests == 1, "the holder's fetch")
+    waiting = asyncio.ensure_future(waiter.list_games())
+    await eventually(lambda: waiter.cache_stats().lock_waits == 1, "the wait")
+    upstream.gate.set()
+    for call in (fetching, waiting):
+        with pytest.raises(ga.GameApiError):
+            await call
+    assert upstream.requests == 2
+    assert waiter.cache_stats().takeovers == 0
+
+
+async def test_after_a_drop_the_watcher_still_picks_up_the_next_list(
+    process: MakeClient, upstream: Upstream
+) -> None:
+    writer, reader = process(), process()
+    await writer.list_games()
+    await reader.list_games()
+    writer.invalidate_games()
+    await eventually(lambda: reader.cache_stats().age is None, "the reader to forget")
+    assert (await writer.list_games()).request_id == "rid-2"
+    await eventually(lambda: reader.cache_stats().shared_hits == 2, "the pick-up")
+    assert (await reader.list_games()).request_id == "rid-2"
+    assert upstream.requests == 2
