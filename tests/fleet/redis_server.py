@@ -131,8 +131,20 @@ class RedisServer:
         """A synchronous client for the test's own looks at the keys."""
         return redis.Redis(unix_socket_path=str(self.socket))
 
+    def acl_log(self) -> list[dict[str, str]]:
+        """Redis' ACL log, its entries' names and values as text whatever redis-py version
+        parsed it (5.0 leaves the values as bytes; later versions decode them)."""
+        with self.client() as admin:
+            entries = admin.acl_log()
+        return [{_text(name): _text(value) for name, value in entry.items()}
+                for entry in entries]
+
     def close(self) -> None:
         if self.process is not None:
             self.resume()
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
