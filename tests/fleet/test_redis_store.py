@@ -17,6 +17,7 @@ import redis
 import redis.asyncio as aioredis
 
 from gameapi_async import GameApiClient, RedisGameListStore
+from gameapi_async.fleet import _redis
 from gameapi_async.fleet._store import Lease, Peek, StoreUnavailable
 from gameapi_async.testing import FakePlatform
 
@@ -959,3 +960,136 @@ async def test_a_version_that_is_not_utf8_is_ignored_and_named_in_a_warning(
     server.set(KEYS["version"], b"\xff\xfe-x", px=60_000)
     assert await make_store().read(NS) is None
     assert len([r for r in caplog.records if "is not one this SDK writes" in r.getMessage()]) == 1
+
+
+# Second pass (issue 19), the survivors of the give-back that had no test.
+
+async def test_a_lost_lock_is_given_back_as_soon_as_redis_answers_whatever_the_rest(
+    redis_server: RedisServer, make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The give-back goes through the breaker's rest (made an hour long here, so that
+    waiting it out would show): the lock is free, and the store answers again, at once."""
+    monkeypatch.setattr(_redis, "RESTING", 3600.0)
+    lease = 60.0
+    store = make_store(lease=lease, timeout=0.3)
+    holder = await store.acquire(NS, "holder-token")
+    assert holder is not None
+    redis_server.pause()
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.peek(NS)  # Redis is down: the breaker rests
+        with pytest.raises(StoreUnavailable):  # refused unsent: the lock stays ours
+            await store.release(NS, holder)
+    finally:
+        redis_server.resume()
+    server = redis_server.client()
+    await eventually(lambda: not server.exists(KEYS["lock"]), "the lock to be given back",
+                     lease / 2)
+    assert await store.peek(NS) == Peek(None, False)  # Redis answered: the rest is over
+
+
+class LateDelivery:
+    """A unix-socket hop between a client and Redis that delivers one command late. Armed,
+    it holds back the next command sent to it; it delivers that command (and waits for
+    Redis to run it) just before it passes on the next script answer Redis sends on
+    another connection: as a network that delays one connection would, the held command
+    runs after a script sent later, yet before the client sees that script's answer."""
+
+    def __init__(self, server: RedisServer) -> None:
+        self.target = str(server.socket)
+        self.path = str(server.directory / "late.sock")
+        self.armed = False
+        self._held: tuple[bytearray, asyncio.StreamWriter] | None = None
+        self._ran = asyncio.Event()
+        self.late_answer: bytes | None = None  # Redis' answer to the held command
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: list[asyncio.StreamWriter] = []  # every connection's, both ways
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> LateDelivery:
+        self._server = await asyncio.start_unix_server(self._serve, self.path)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for writer in self._writers:
+            writer.close()
+        await asyncio.gather(*(w.wait_closed() for w in self._writers), return_exceptions=True)
+        await self._server.wait_closed()
+
+    def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
+        task = asyncio.ensure_future(self._hop(reader, writer))
+        self._tasks.add(task)
+
+    async def _hop(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        redis_r, redis_w = await asyncio.open_unix_connection(self.target)
+        self._writers.append(redis_w)
+        sent_script = False
+        held: bytearray | None = None
+
+        async def to_redis() -> None:
+            nonlocal sent_script, held
+            while data := await client_r.read(65536):
+                if self.armed:
+                    self.armed, held = False, bytearray()
+                    self._held = (held, redis_w)
+                if held is not None:
+                    held += data
+                    continue
+                sent_script = b"EVALSHA" in data.upper()
+                redis_w.write(data)
+                await redis_w.drain()
+            if held is None:
+                redis_w.close()
+
+        async def to_client() -> None:
+            while data := await redis_r.read(65536):
+                if held is not None:  # the late command's answer: its client is gone
+                    self.late_answer = data
+                    self._ran.set()
+                    break
+                if sent_script and self._held is not None:
+                    await self._deliver()
+                client_w.write(data)
+                await client_w.drain()
+            client_w.close()
+            redis_w.close()
+
+        await asyncio.gather(to_redis(), to_client(), return_exceptions=True)
+
+    async def _deliver(self) -> None:
+        assert self._held is not None
+        (command, redis_w), self._held = self._held, None
+        redis_w.write(bytes(command))
+        await redis_w.drain()
+        await self._ran.wait()
+
+
+async def test_a_lock_taken_after_the_first_release_answered_is_given_back_all_the_same(
+    redis_server: RedisServer,
+) -> None:
+    """A lock request whose answer was lost runs late, after the give-back's first release
+    found no lock: the next release, a step later, gives that lock back (no lease waited)."""
+    lease = 60.0
+    async with (
+        LateDelivery(redis_server) as late,
+        aioredis.Redis(unix_socket_path=late.path) as given,
+    ):
+        store = RedisGameListStore(given, lease=lease, timeout=0.3)
+        warm = await store.acquire(NS, "warm-up")  # the scripts are loaded: only the late
+        assert warm is not None                    # delivery stands in the way
+        await store.release(NS, warm)
+        late.armed = True
+        with pytest.raises(StoreUnavailable):
+            await store.acquire(NS, "late-holder")
+        server = redis_server.client()
+        await eventually(lambda: late.late_answer is not None, "the late lock request")
+        assert (late.late_answer or b"").startswith(b"*")  # it took the lock
+        await eventually(lambda: not server.exists(KEYS["lock"]), "the lock to be given back",
+                         lease / 2)
+        await store.aclose()

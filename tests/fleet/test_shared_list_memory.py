@@ -8,20 +8,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 
 import gameapi_async as ga
 from gameapi_async import GameApiClient, RetryPolicy
+from gameapi_async._cache import OUTAGE_BACKOFF
 from gameapi_async._protocol import RawResponse, SignedRequest
 from gameapi_async.fleet._memory import MemoryGameListStore
-from gameapi_async.fleet._shared_list import namespace_for
+from gameapi_async.fleet._shared_list import SharedGameList, namespace_for
 from gameapi_async.fleet._store import StoreUnavailable
 
 from ..support import AGENT_ID, API_TOKEN, BASE_URL, closing_clients, failure, game_list_body
-from .support import eventually
+from .support import DEADLINE, eventually
 
 TTL = 600.0
 LEASE = 10.0
@@ -589,3 +593,378 @@ async def test_after_a_drop_the_watcher_still_picks_up_the_next_list(
     await eventually(lambda: reader.cache_stats().shared_hits == 2, "the pick-up")
     assert (await reader.list_games()).request_id == "rid-2"
     assert upstream.requests == 2
+
+
+# Second pass (issue 19), the survivors that had no test: the catch-up over a store that moved
+# on, loads beside an invalidation, the TTL's and the back-off's edges, the counters, writes
+# whose answers overlap, the lease's renewal and the back-off's jitter.
+
+class Stalling(MemoryGameListStore):
+    """A store that stalls, until the test sets the event in ``stalls``: the next ``acquire``
+    or ``drop`` before it runs, the next ``write``'s answer after the write was taken (as a
+    stalled Redis, or a slow network, would). ``stalled`` names what is stalled or was."""
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.stalls: dict[str, asyncio.Event] = {}
+        self.stalled: set[str] = set()
+
+    async def _stall(self, operation: str) -> None:
+        gate = self.stalls.pop(operation, None)
+        if gate is not None:
+            self.stalled.add(operation)
+            await gate.wait()
+
+    async def acquire(self, namespace: str, token: str) -> Any:
+        await self._stall("acquire")
+        return await super().acquire(namespace, token)
+
+    async def drop(self, namespace: str, keep_for: float) -> str:
+        await self._stall("drop")
+        return await super().drop(namespace, keep_for)
+
+    async def write(self, namespace: str, lease: Any, value: bytes, keep_for: float) -> Any:
+        version = await super().write(namespace, lease, value, keep_for)
+        await self._stall("write")
+        return version
+
+
+def fleet_of(store: MemoryGameListStore, upstream: Upstream, clock: ManualClock,
+             **settings: Any) -> Any:
+    """Clients on ``store`` as the ``process`` fixture makes them (``settings`` win)."""
+    return closing_clients(
+        base_url=BASE_URL, agent_id=AGENT_ID, api_token=API_TOKEN, transport=upstream,
+        retry=RetryPolicy.disabled(), clock=clock, games_store=store, games_ttl=TTL,
+        **settings,
+    )
+
+
+async def until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    """:func:`eventually` for a condition the test must await (a look at the store)."""
+    give_up = time.monotonic() + DEADLINE
+    while not await condition():
+        if time.monotonic() > give_up:
+            raise AssertionError(f"timed out after {DEADLINE} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def tombstone(store: MemoryGameListStore) -> bool:
+    return ((await store.peek(NAMESPACE)).version or "").startswith("x")
+
+
+def sleeping_until(clock: ManualClock, instant: float) -> bool:
+    """Whether a task waits on ``clock`` until ``instant`` (the test clock's own record)."""
+    return any(math.isclose(until, instant, abs_tol=1e-6) for until, _ in clock._sleepers)
+
+
+class Highest(random.Random):
+    """Every draw at the top of its range: the near cache's TTL is shortened by the whole
+    jitter (5 %), a back-off lasts its longest."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+async def test_a_refresh_the_store_missed_is_shared_over_an_older_list_written_meanwhile(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore, clock: ManualClock
+) -> None:
+    """The store moved on while the refresh was fetched alone, to a list fetched before it:
+    the refresh is newer, and the catch-up shares it."""
+    caller, other = process(), process()
+    await caller.list_games()
+    await other.list_games()
+    store.available = False
+    upstream.gate = held = asyncio.Event()
+    refreshing = asyncio.ensure_future(caller.list_games(refresh=True))
+    await eventually(lambda: upstream.requests == 2, "the refresh, fetched alone")
+    store.available, upstream.gate = True, None
+    assert (await other.list_games(refresh=True)).request_id == "rid-3"  # written meanwhile
+    clock.advance(1)  # the caller's refresh arrives a second later
+    held.set()
+    assert (await refreshing).request_id == "rid-2"
+    await caller.close()  # its last catch-up, unless its watcher's came first
+    assert (await process().list_games()).request_id == "rid-2"  # from the store
+    assert upstream.requests == 3
+
+
+async def test_a_refresh_the_store_missed_yields_to_a_newer_list_and_frees_the_lock(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore, clock: ManualClock
+) -> None:
+    """The store moved on to a list fetched after the refresh: the catch-up leaves it, and
+    gives back the lock it took to check (nobody waits out its lease)."""
+    caller, other = process(), process()
+    await caller.list_games()
+    await other.list_games()
+    store.available = False
+    assert (await caller.list_games(refresh=True)).request_id == "rid-2"
+    await eventually(lambda: caller.cache_stats().store_errors == 2, "the failed catch-up")
+    clock.advance(0.5)  # within the catch-up's second
+    store.available = True
+    assert (await other.list_games(refresh=True)).request_id == "rid-3"  # newer
+    await caller.close()  # its last catch-up, unless its watcher's came first
+    assert not (await store.peek(NAMESPACE)).locked
+    assert (await process().list_games()).request_id == "rid-3"  # from the store
+    assert upstream.requests == 3
+
+
+async def test_a_load_waits_for_an_invalidations_drop_in_flight(
+    upstream: Upstream, clock: ManualClock
+) -> None:
+    """It never reads the dropped list back from a store that has not taken the drop yet."""
+    store = Stalling(clock=clock, lease=LEASE, poll_interval=5.0)
+    async with fleet_of(store, upstream, clock) as process:
+        caller = process()
+        await caller.list_games()
+        store.stalls["drop"] = dropping = asyncio.Event()
+        caller.invalidate_games()
+        loading = asyncio.ensure_future(caller.list_games())
+        await eventually(lambda: "drop" in store.stalled, "the drop in flight")
+        dropping.set()
+        assert (await loading).request_id == "rid-2"
+        assert upstream.requests == 2
+
+
+async def test_a_stored_list_exactly_max_stale_old_is_not_served(
+    process: MakeClient, upstream: Upstream, clock: ManualClock
+) -> None:
+    await process().list_games()
+    clock.advance(24 * 3600)  # the default games_max_stale, to the instant
+    assert (await process().list_games()).request_id == "rid-2"
+    assert upstream.requests == 2
+
+
+async def test_a_background_refresh_never_takes_a_stored_list_past_the_ttl(
+    upstream: Upstream, clock: ManualClock
+) -> None:
+    """The stored list may still be served stale by whoever holds it, but a refresh is there
+    to get a fresh one: it fetches."""
+    store = MemoryGameListStore(clock=clock, lease=LEASE, poll_interval=1000.0)
+    async with fleet_of(store, upstream, clock) as process:
+        writer, reader = process(), process()
+        await writer.list_games()
+        store.available = False
+        assert (await reader.list_games()).request_id == "rid-2"  # alone: not the store's
+        store.available = True
+        clock.advance(TTL + 1)  # both lists stale; no poll yet
+        assert (await reader.list_games()).request_id == "rid-2"  # stale, while it refreshes
+        await eventually(lambda: not _refreshing(reader), "the refresh to end")
+        assert (await reader.list_games()).request_id == "rid-3"
+        assert upstream.requests == 3
+
+
+async def test_a_cold_load_fetches_while_the_fleet_backs_off(
+    process: MakeClient, upstream: Upstream
+) -> None:
+    """The back-off holds refreshes of a list still served; a process with nothing to serve
+    fetches."""
+    upstream.status = 503
+    with pytest.raises(ga.GameApiError):
+        await process().list_games()  # its failure backs the fleet off
+    upstream.status = 200
+    assert (await process().list_games()).request_id == "rid-2"
+
+
+async def test_a_background_refresh_waits_out_the_back_offs_last_second(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore, clock: ManualClock
+) -> None:
+    failing, other = process(), process()
+    await failing.list_games()
+    await other.list_games()
+    clock.advance(TTL + 1)
+    upstream.status = 503
+    await failing.list_games()  # stale: its refresh fails and backs the fleet off
+    await eventually(lambda: failing.cache_stats().errors == 1, "the failed refresh")
+    upstream.status = 200
+    clock.advance(await store.backing_off(NAMESPACE) - 0.5)
+    assert (await other.list_games()).request_id == "rid-1"  # stale; its refresh deferred
+    await eventually(lambda: not _refreshing(other), "the deferred refresh to end")
+    assert upstream.requests == 2
+    clock.advance(1)  # the back-off is over
+    await other.list_games()
+    await eventually(lambda: upstream.requests == 3, "the refresh")
+
+
+async def test_each_list_taken_from_the_store_counts_one_shared_hit(
+    process: MakeClient, upstream: Upstream, clock: ManualClock
+) -> None:
+    """Served without stale (max-stale 0), a list leaves the near cache at its TTL shortened
+    by jitter and is taken again from the store, where it is fresh a little longer."""
+    await process().list_games()
+    reader = process(games_max_stale=0, rng=Highest())
+    assert (await reader.list_games()).request_id == "rid-1"
+    clock.advance(TTL * 0.97)  # past the near cache's TTL (95 %), within the fleet's
+    assert (await reader.list_games()).request_id == "rid-1"
+    assert reader.cache_stats().shared_hits == 2
+    assert upstream.requests == 1
+
+
+async def test_each_load_that_finds_the_store_down_counts_one_store_error(
+    upstream: Upstream, clock: ManualClock
+) -> None:
+    store = MemoryGameListStore(clock=clock, lease=LEASE, poll_interval=1000.0)
+    async with fleet_of(store, upstream, clock) as process:
+        caller = process()
+        store.available = False
+        assert (await caller.list_games()).request_id == "rid-1"  # alone
+        clock.advance(TTL + 1)  # no poll yet: only loads look at the store
+        await caller.list_games()  # stale: its refresh, alone too
+        await eventually(lambda: not _refreshing(caller), "the refresh to end")
+        assert upstream.requests == 2
+        assert caller.cache_stats().store_errors == 2
+
+
+async def test_a_list_written_while_a_lock_request_stalled_is_taken_and_counted_once(
+    upstream: Upstream, clock: ManualClock
+) -> None:
+    store = Stalling(clock=clock, lease=LEASE, poll_interval=5.0)
+    async with fleet_of(store, upstream, clock) as process:
+        writer, reader = process(), process()
+        store.stalls["acquire"] = stalled = asyncio.Event()
+        reading = asyncio.ensure_future(reader.list_games())  # looks: nothing stored
+        await eventually(lambda: "acquire" in store.stalled, "the reader's lock request")
+        await writer.list_games()
+        clock.advance(5.0)  # the reader's watcher polls, if its nudge came too early
+        await eventually(lambda: reader.cache_stats().shared_hits == 1, "the pick-up")
+        stalled.set()
+        assert (await reading).request_id == "rid-1"
+        assert reader.cache_stats().shared_hits == 2
+        assert upstream.requests == 1
+
+
+async def test_a_list_written_while_a_lock_request_stalled_is_not_taken_at_its_ttl(
+    upstream: Upstream, clock: ManualClock
+) -> None:
+    store = Stalling(clock=clock, lease=LEASE, poll_interval=5.0)
+    async with fleet_of(store, upstream, clock) as process:
+        writer, reader = process(), process()
+        store.stalls["acquire"] = stalled = asyncio.Event()
+        reading = asyncio.ensure_future(reader.list_games())  # looks: nothing stored
+        await eventually(lambda: "acquire" in store.stalled, "the reader's lock request")
+        await writer.list_games()
+        clock.advance(TTL)  # the written list is exactly TTL old when the lock comes
+        stalled.set()
+        assert (await reading).request_id == "rid-2"  # fetched under that lock
+        assert upstream.requests == 2
+
+
+async def test_a_drop_the_store_took_is_never_written_again(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore, clock: ManualClock
+) -> None:
+    """Written again by the invalidating process's next load, it would fence out the list
+    another process fetched since."""
+    invalidating, fetching = process(), process()
+    invalidating.invalidate_games()
+    await until(lambda: tombstone(store), "the drop")
+    upstream.gate = held = asyncio.Event()
+    fetched = asyncio.ensure_future(fetching.list_games())
+    await eventually(lambda: upstream.requests == 1, "the other process's fetch")
+    loading = asyncio.ensure_future(invalidating.list_games())
+    await eventually(lambda: invalidating.cache_stats().lock_waits == 1, "the wait")
+    held.set()
+    assert (await fetched).request_id == "rid-1"
+    while not loading.done():  # the waiter looks every wait step
+        clock.advance(0.1)
+        await asyncio.sleep(0.01)
+    assert (await loading).request_id == "rid-1"  # the other's list, from the store
+    assert upstream.requests == 1
+
+
+async def test_a_second_invalidation_keeps_a_refresh_fetched_before_it_from_the_fleet(
+    process: MakeClient, upstream: Upstream, store: MemoryGameListStore
+) -> None:
+    """Told apart from the first invalidation: the refresh, fetched alone while the store
+    failed, is never shared after the second."""
+    caller = process()
+    await caller.list_games()
+    caller.invalidate_games()  # the first: the store takes it
+    assert (await caller.list_games()).request_id == "rid-2"
+    store.available = False
+    upstream.gate = held = asyncio.Event()
+    refreshing = asyncio.ensure_future(caller.list_games(refresh=True))
+    await eventually(lambda: upstream.requests == 3, "the refresh, fetched alone")
+    caller.invalidate_games()  # the second, while that refresh is fetched
+    held.set()
+    assert (await refreshing).request_id == "rid-3"
+    store.available = True
+    await caller.close()  # its last catch-up: the drop, unless its watcher's came first
+    assert (await process().list_games()).request_id == "rid-4"
+    assert upstream.requests == 4
+
+
+async def test_writes_of_one_process_answered_out_of_turn_leave_its_watcher_working(
+    upstream: Upstream, clock: ManualClock
+) -> None:
+    """A write whose answer stalls, an invalidation, and the next load's write answered
+    first: once both answers are in, the watcher picks up lists again."""
+    store = Stalling(clock=clock, lease=LEASE, poll_interval=5.0)
+    async with fleet_of(store, upstream, clock) as process:
+        caller, other = process(), process()
+        store.stalls["write"] = stalled = asyncio.Event()
+        first = asyncio.ensure_future(caller.list_games())
+        await eventually(lambda: "write" in store.stalled, "the first write's answer")
+        caller.invalidate_games()
+        assert (await caller.list_games()).request_id == "rid-2"  # written and answered
+        stalled.set()
+        assert (await first).request_id == "rid-1"
+        assert (await other.list_games(refresh=True)).request_id == "rid-3"
+        await eventually(lambda: caller.cache_stats().shared_hits == 1, "the pick-up")
+        assert (await caller.list_games()).request_id == "rid-3"
+
+
+async def test_each_refused_write_counts_one_store_error(
+    upstream: Upstream, clock: ManualClock
+) -> None:
+    store = FailingWrites(clock=clock, lease=LEASE, poll_interval=5.0)
+    async with fleet_of(store, upstream, clock) as process:
+        caller = process()
+        store.refusals = 2
+        assert (await caller.list_games()).request_id == "rid-1"
+        assert (await caller.list_games(refresh=True)).request_id == "rid-2"
+        assert caller.cache_stats().store_errors == 2
+
+
+async def test_a_plain_fetch_whose_write_failed_is_not_written_later(
+    upstream: Upstream, clock: ManualClock
+) -> None:
+    """Only a forced refresh is kept for the catch-up: a plain fetch is the fleet's to
+    repeat, not to be written over what the store holds by then."""
+    store = FailingWrites(clock=clock, lease=LEASE, poll_interval=5.0)
+    async with fleet_of(store, upstream, clock) as process:
+        caller = process()
+        store.refusals = 1
+        assert (await caller.list_games()).request_id == "rid-1"
+        await caller.close()  # a catch-up would run here at the latest
+        assert (await process().list_games()).request_id == "rid-2"
+        assert upstream.requests == 2
+
+
+async def test_a_holder_renews_its_lease_every_third_of_a_lease(
+    process: MakeClient, upstream: Upstream, clock: ManualClock
+) -> None:
+    upstream.gate = asyncio.Event()
+    holder = process()
+    fetching = asyncio.ensure_future(holder.list_games())
+    await eventually(lambda: upstream.requests == 1, "the holder's fetch")
+    start = clock.monotonic()
+    await eventually(lambda: sleeping_until(clock, start + LEASE / 3), "the first renewal")
+    clock.advance(LEASE / 3)
+    await eventually(lambda: sleeping_until(clock, start + 2 * LEASE / 3), "the second one")
+    upstream.gate.set()
+    assert (await fetching).request_id == "rid-1"
+
+
+async def test_the_fleets_back_off_is_drawn_from_the_rng_it_is_given(
+    store: MemoryGameListStore, clock: ManualClock
+) -> None:
+    """A seeded ``rng`` makes the back-off after an outage reproducible."""
+    shared = SharedGameList(store, namespace=NAMESPACE, ttl=TTL, max_stale=TTL, clock=clock,
+                            max_response_bytes=1 << 20, rng=random.Random(2026))
+
+    async def outage() -> Any:
+        raise ga.NetworkError("connection refused")
+
+    with pytest.raises(ga.NetworkError):
+        await shared.load(outage, have=None, background=False, refresh=False)
+    await shared.aclose()
+    expected = random.Random(2026).uniform(*OUTAGE_BACKOFF)
+    assert await store.backing_off(NAMESPACE) == pytest.approx(expected, abs=1e-6)
