@@ -252,6 +252,11 @@ def test_every_callback_carries_its_type_agent_request_id_and_exact_body(
         ({"bet": None}, "bet", "bet: required"),
         ({"bet": "1.5"}, "bet", "bet: must be a number"),
         ({"win": 10**40}, "win", "win: out of range"),
+        ({"timestamp": "1"}, "timestamp", "timestamp: must be an integer"),
+        ({"timestamp": 2**63}, "timestamp", "timestamp: out of range"),
+        ({"timestamp": 1}, "timestamp", "Request expired"),
+        ({"timestamp": 2**63 - 1}, "timestamp", "Request expired"),  # PHP's bounds: in range
+        ({"timestamp": -(2**63)}, "timestamp", "Request expired"),
         ({"game_id": "42"}, "game_id", "game_id: must be an integer"),
         ({"game_id": 2**63}, "game_id", "game_id: out of range"),
         ({"game_id": -(2**63) - 1}, "game_id", "game_id: out of range"),
@@ -262,7 +267,8 @@ def test_each_refusal_names_its_field_and_what_is_wrong(
 ) -> None:
     # json.dumps: the PHP-canonical encoder refuses integers PHP could not send.
     refused = refusal(json.dumps(make_bet_data(**changes), separators=(",", ":")).encode())
-    assert (refused.field, refused.message, refused.status) == (field, message, 422)
+    status = 400 if message == "Request expired" else 422
+    assert (refused.field, refused.message, refused.status) == (field, message, status)
 
 
 @pytest.mark.parametrize(
@@ -323,3 +329,29 @@ def test_signature_refusals_say_what_the_platform_says() -> None:
                                                            "Missing X-Signature header")
     assert (wrong.value.code, wrong.value.message) == ("invalid_signature",
                                                        "Invalid request signature")
+
+
+@pytest.mark.parametrize("offset", [-300, 300])
+def test_a_timestamp_exactly_300_seconds_off_is_accepted(offset: int) -> None:
+    clock = FakeClock()
+    body = body_of(get_balance_data(timestamp=int(clock.wall) + offset))
+    assert verifier(clock).verify(body, signed(body)).type == "getBalance"
+
+
+def test_the_smallest_agent_id_and_body_cap_are_accepted() -> None:
+    assert CallbackVerifier(agent_id=1, api_token=API_TOKEN, max_body=1,
+                            clock=FakeClock().time).max_body == 1
+
+
+def test_nesting_is_depth_not_the_number_of_brackets() -> None:
+    siblings = ",".join(f'"a{index}":[{{"b":[1]}}]' for index in range(40))  # 160 brackets
+    body = f'{{"agent_id":{AGENT_ID},"type":"wide",{siblings}}}'.encode()
+    assert verifier().verify(body, signed(body)).data["a39"] == [{"b": [1]}]
+
+
+def test_a_closed_array_does_not_hide_the_depth_of_the_next_one() -> None:
+    # Depth 2, down to 3 and back to 2, then 31 more levels: 33 in all.
+    deep = "[" * 31 + "1" + "]" * 31
+    body = f'{{"agent_id":{AGENT_ID},"type":"deep","n":[[1],{deep}]}}'.encode()
+    with pytest.raises(CallbackRefused, match="nested more than 32 levels"):
+        verifier().verify(body, signed(body))
