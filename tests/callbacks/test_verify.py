@@ -87,6 +87,8 @@ def test_header_lookup_is_case_insensitive_and_takes_asgi_pairs() -> None:
     assert isinstance(verifier().verify(body, {"x-SIGNATURE": signature}), GetBalance)
     pairs = [(b"content-type", b"application/json"), (b"x-signature", signature.encode())]
     assert isinstance(verifier().verify(body, pairs), GetBalance)
+    text_pairs = [("Content-Type", "application/json"), ("X-Signature", signature)]
+    assert isinstance(verifier().verify(body, text_pairs), GetBalance)
 
 
 def test_proxy_reserialised_body_is_refused() -> None:
