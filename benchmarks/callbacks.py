@@ -14,16 +14,16 @@ ratios are reported as their median and range, because the machine is shared and
 valgrind's callgrind: the same figure on a loaded machine, where CPU-time ratios drift by ten
 per cent. The server runs under callgrind, the client outside it, one request at a time on one
 keep-alive connection, each request written whole in one send (the same bytes aiohttp's client
-sends). Start-up and shutdown are the same whatever the number of requests, so they are taken
-out by difference: for each route one server answers ``warmup + requests`` requests and another
-``warmup + 2 * requests``, and
+sends). Only the requests are counted: callgrind writes its counts out and starts again from
+zero each time the server enters ``time.process_time`` (``--dump-before``), which only the
+``/cpu`` route calls; the client asks ``/cpu`` after the warm-up and after the counted requests,
+so the second dump holds exactly those requests (and one ``/cpu`` answer, the same for both
+routes). The start-up and shutdown of the server are never in the figure.
 
-    instructions per request = (second total - first total) / requests.
-
-Two servers answering the same requests differ by a few million instructions in all (timers,
-the once-a-second date header): 2,000 requests per difference make that about a thousand per
-request. With aiohttp's client and 400 requests, the same code measured up to ten thousand
-apart between runs.
+An earlier version took start-up and shutdown out by difference (one server answering N
+requests, another 2N): those phases moved by up to ten million instructions between runs, five
+thousand per request, as much as the changes measured. Between dumps, two runs of the same code
+agree within a few hundred instructions per request.
 """
 
 from __future__ import annotations
@@ -214,7 +214,6 @@ def markdown(row: dict[str, Any]) -> list[str]:
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLGRIND_TARGET = 1.30  # issue 18: the whole handler within 1.30x of the bare handler
-_COLLECTED = re.compile(r"Collected\s*:\s*([0-9]+)")
 ROUTES = ("/bare", "/callback")
 
 
@@ -235,33 +234,47 @@ def _request(port: int, route: str, body: bytes, headers: dict[str, str]) -> byt
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
-async def _post_one_at_a_time(port: int, route: str, requests: int) -> None:
-    """``requests`` posts of the typical body to ``route`` on one keep-alive connection, then
-    ``/stop``. Each request is written whole in one send: with aiohttp's client, runs of the
-    same code moved by thousands of instructions per request (likely a head and a body sent
-    apart, read by the server in one wake-up or two as timing has it)."""
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    request: bytes, route: str, expected: bytes | None) -> None:
+    """Send one request written whole in one send (with aiohttp's client, runs of the same code
+    moved by thousands of instructions per request: a head and a body sent apart, read by the
+    server in one wake-up or two as timing has it), and read its answer."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = re.search(rb"\r\nContent-Length: ([0-9]+)\r\n", head, re.IGNORECASE)
+    body = await reader.readexactly(int(length.group(1)) if length else 0)
+    if not head.startswith(b"HTTP/1.1 200 ") or (expected is not None and body != expected):
+        raise RuntimeError(f"{route} answered {head!r} {body!r}")
+
+
+async def _post_one_at_a_time(port: int, route: str, warmup: int, requests: int) -> None:
+    """``warmup`` posts of the typical body to ``route``, ``/cpu`` (a dump), ``requests`` posts,
+    ``/cpu`` again, then ``/stop``: all on one keep-alive connection, one at a time."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        request = _request(port, route, TYPICAL, HEADERS)
-        for _ in range(requests):
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = re.search(rb"\r\nContent-Length: ([0-9]+)\r\n", head, re.IGNORECASE)
-            body = await reader.readexactly(int(length.group(1)) if length else 0)
-            if not head.startswith(b"HTTP/1.1 200 ") or body != CONSTANT:
-                raise RuntimeError(f"{route} answered {head!r} {body!r}")
-        writer.write(_request(port, "/stop", b"", {}))
-        await reader.readuntil(b"\r\n\r\n")
+        post = _request(port, route, TYPICAL, HEADERS)
+        mark = f"GET /cpu HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode("ascii")
+        for count in (warmup, requests):
+            for _ in range(count):
+                await _exchange(reader, writer, post, route, CONSTANT)
+            await _exchange(reader, writer, mark, "/cpu", None)
+        await _exchange(reader, writer, _request(port, "/stop", b"", {}), "/stop", None)
     finally:
         writer.close()
 
 
-async def _instructions_of_a_server(route: str, requests: int, patience: float) -> int:
-    """Instructions a server under callgrind executes, from start to exit, answering
-    ``requests`` posts to ``route`` one at a time."""
+_TOTALS = re.compile(r"^(?:totals|summary):\s*([0-9]+)", re.MULTILINE)
+
+
+async def _instructions_of_a_server(route: str, warmup: int, requests: int,
+                                    patience: float) -> int:
+    """Instructions a server under callgrind executes answering ``requests`` posts to
+    ``route`` one at a time, after ``warmup`` others: the second of its marker dumps."""
     with tempfile.TemporaryDirectory(prefix="gameapi-callgrind-") as folder:
+        out = f"{folder}/callgrind.out"
         process = await asyncio.create_subprocess_exec(
-            "valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/callgrind.out",
+            "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+            "--dump-before=time_process_time",
             sys.executable, "-m", "benchmarks.callbacks", "serve",
             cwd=ROOT, env=_child_env(),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -273,17 +286,27 @@ async def _instructions_of_a_server(route: str, requests: int, patience: float) 
             if not line.startswith("PORT "):
                 raise RuntimeError(f"server under callgrind failed: {line!r}")
             port = int(line.split()[1])
-            await asyncio.wait_for(_post_one_at_a_time(port, route, requests), patience)
+            await asyncio.wait_for(_post_one_at_a_time(port, route, warmup, requests), patience)
             await asyncio.wait_for(process.wait(), patience)
         finally:
             if process.returncode is None:
                 process.kill()
                 await process.wait()
         report = (await errors).decode()
-    found = _COLLECTED.search(report)
-    if process.returncode != 0 or found is None:
-        raise RuntimeError(f"callgrind run of {route} failed: {report[-2000:]}")
-    return int(found.group(1))
+        if process.returncode != 0:
+            raise RuntimeError(f"callgrind run of {route} failed: {report[-2000:]}")
+        counted = _dumped_total(Path(f"{out}.2"))
+    if counted is None:
+        raise RuntimeError(
+            f"callgrind wrote no dump of the counted requests for {route}: this interpreter's "
+            "time_process_time may have no symbol for --dump-before to find")
+    return counted
+
+
+def _dumped_total(dump: Path) -> int | None:
+    """The instructions a callgrind dump file holds, ``None`` when there is no such dump."""
+    found = _TOTALS.search(dump.read_text()) if dump.exists() else None
+    return int(found.group(1)) if found else None
 
 
 async def callback_instructions(warmup: int = 200, requests: int = 2000,
@@ -291,25 +314,15 @@ async def callback_instructions(warmup: int = 200, requests: int = 2000,
     """Instructions per request of ``/callback`` and ``/bare``, and their ratio."""
     if shutil.which("valgrind") is None:
         raise RuntimeError("valgrind is not installed (apt-get install valgrind)")
-    jobs = [(route, warmup + k * requests) for route in ROUTES for k in (1, 2)]
-    two_at_a_time = asyncio.Semaphore(2)
-
-    async def count(route: str, total: int) -> int:
-        async with two_at_a_time:
-            return await _instructions_of_a_server(route, total, patience)
-
-    totals = await asyncio.gather(*(count(route, total) for route, total in jobs))
-    by_job = dict(zip(jobs, totals, strict=True))
-    per_request = {
-        route: round((by_job[route, warmup + 2 * requests] - by_job[route, warmup + requests])
-                     / requests)
-        for route in ROUTES
-    }
+    counted = await asyncio.gather(
+        *(_instructions_of_a_server(route, warmup, requests, patience) for route in ROUTES))
+    per_request = {route: round(total / requests)
+                   for route, total in zip(ROUTES, counted, strict=True)}
     return {
         "warmup": warmup,
         "requests": requests,
         "body_bytes": len(TYPICAL),
-        "totals": {f"{route} x{total}": by_job[route, total] for route, total in jobs},
+        "counted": dict(zip(ROUTES, counted, strict=True)),
         "bare_instructions_per_request": per_request["/bare"],
         "handler_instructions_per_request": per_request["/callback"],
         "ratio": round(per_request["/callback"] / per_request["/bare"], 3),
@@ -321,9 +334,8 @@ def instructions_markdown(row: dict[str, Any]) -> list[str]:
     return [
         "",
         "**Callback handler, instructions** (valgrind callgrind on the server, one typical "
-        f"signed `makeBet` of {row['body_bytes']} bytes at a time; per request = difference "
-        f"between {row['warmup']} + {row['requests']} and {row['warmup']} + "
-        f"{2 * row['requests']} requests):",
+        f"signed `makeBet` of {row['body_bytes']} bytes at a time; {row['requests']} requests "
+        f"counted after {row['warmup']}, start-up and shutdown not counted):",
         "",
         "| bare handler | CallbackHandler | ratio | target |",
         "|---:|---:|---:|---:|",

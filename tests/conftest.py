@@ -6,15 +6,17 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from aioresponses import aioresponses
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 from gameapi_async import GameApiClient
 
 from .support import AGENT_ID, API_TOKEN, BASE_URL, FakeClock, closing_clients, readable_id
 
 # Property tests judge results, not speed: a CI machine under load must not turn a slow example
-# into a failure (hypothesis's default is a 200 ms deadline per example).
-settings.register_profile("gameapi", deadline=None, print_blob=True)
+# into a failure (hypothesis's default is a 200 ms deadline per example), nor slow generation
+# (its too_slow health check failed a run beside a mutation run: 2 inputs in 35 s).
+settings.register_profile("gameapi", deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("gameapi")
 
 

@@ -21,7 +21,6 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final
 
-import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from .._canonical import PHP_INT_MAX, PHP_INT_MIN
@@ -97,19 +96,7 @@ def header_value(headers: Headers, name: str) -> str | None:
     raise _refuse(INVALID_SIGNATURE, f"header {name} sent more than once")
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise ValueError(f"duplicate key {key!r}")
-            seen.add(key)
-    return result
-
-
 _decoder: Final = json.JSONDecoder(
-    object_pairs_hook=_unique_keys,
     parse_float=parse_decimal,  # ints keep the C path: Python refuses > 4300 digits itself
     parse_constant=parse_constant,
 )
@@ -117,6 +104,17 @@ _decoder: Final = json.JSONDecoder(
 
 _scan: Final = _decoder.scan_once  # type: ignore[attr-defined]
 _BLANK: Final = " \t\n\r"
+#: One string of a valid JSON text (possessive: in a valid text it never backs off).
+_STRING: Final = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+
+
+def _keys_in(value: object) -> int:
+    """How many keys the objects in ``value`` hold, nested ones included."""
+    if type(value) is dict:
+        return len(value) + sum(_keys_in(item) for item in value.values())
+    if type(value) is list:
+        return sum(_keys_in(item) for item in value)
+    return 0
 
 
 # A JSON string (escapes included; an unterminated one runs to the end) or one bracket.
@@ -149,8 +147,9 @@ def parse_body(body: bytes) -> dict[str, Any]:
         text = body.decode("utf-8")
         # Decided before the parser recurses. A flat object (no "[", no "{" after the first:
         # memchr tells, the usual callback) is not counted; no deeper than its brackets.
-        if (("[" in text or text.find("{", 1) >= 0)
-                and text.count("{") + text.count("[") > MAX_NESTING and nested_too_deeply(text)):
+        may_nest = "[" in text or text.find("{", 1) >= 0
+        if (may_nest and text.count("{") + text.count("[") > MAX_NESTING
+                and nested_too_deeply(text)):
             raise _refuse(VALIDATION_ERROR, f"body is nested more than {MAX_NESTING} levels deep")
         if text[:1] == "{":
             data, end = _scan(text, 0)
@@ -158,14 +157,24 @@ def parse_body(body: bytes) -> dict[str, Any]:
                 raise ValueError(f"extra data at character {end}")
         else:
             data = _decoder.decode(text)
+            may_nest = True
     except UnicodeDecodeError:
         raise _refuse(VALIDATION_ERROR, "body is not UTF-8") from None
     except NumberRefused as error:
         raise _refuse(VALIDATION_ERROR, f"body holds a refused number: {error}") from None
     except StopIteration as stop:
         raise _refuse(VALIDATION_ERROR, f"body is not valid JSON (at {stop.value})") from None
-    except ValueError as error:  # JSONDecodeError, duplicate keys, invalid literals
+    except ValueError as error:  # JSONDecodeError, invalid literals
         raise _refuse(VALIDATION_ERROR, f"body is not valid JSON: {error}") from None
+    # Duplicate keys, found without a pairs hook (which built a list of pairs per object, on
+    # every body): each key is followed by exactly one colon outside strings, and a parsed
+    # object keeps one key per distinct name, so a key was repeated exactly when the objects
+    # hold fewer keys than the text has colons outside strings. All colons are counted first,
+    # in C; only when that differs (a colon inside a string, or a repeat) are the strings taken
+    # out to count again. A flat object's keys are its length; only a nested body is walked.
+    keys = _keys_in(data) if may_nest else len(data)
+    if keys != text.count(":") and keys != _STRING.sub("", text).count(":"):
+        raise _refuse(VALIDATION_ERROR, "body is not valid JSON: a key is repeated in an object")
     if not isinstance(data, dict):
         raise _refuse(VALIDATION_ERROR, "body must be a JSON object")
     return data
@@ -180,35 +189,107 @@ def _wrong(name: str, problem: str) -> CallbackRefused:
 
 
 _EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
-
-
-@attrs.frozen
-class _Shape:
-    """A documented callback type: its class and its fields, grouped by kind so each group is
-    checked by one loop (a call per field would cost more than the checks themselves).
-    Required are the fields the documentation shows on both of its pages."""
-
-    cls: type[Callback]
-    texts: tuple[str, ...] = ()  # required non-empty strings
-    optional_texts: tuple[str, ...] = ()
-    amounts: tuple[str, ...] = ()  # required, never negative
-    php_ints: tuple[str, ...] = ()  # optional 64-bit integers
-    objects: tuple[str, ...] = ()  # optional objects (PHP's empty array `[]` is one)
-
-
-_SHAPES: Final[dict[str, _Shape]] = {
-    GET_BALANCE: _Shape(GetBalance,
-                        texts=("session_id", "player_id", "player_username", "currency",
-                               "language"),
-                        php_ints=("game_id",), objects=("freespins",)),
-    MAKE_BET: _Shape(MakeBet, texts=("session_id", "player_id", "currency"),
-                     optional_texts=("player_username", "language"), amounts=("bet", "win"),
-                     php_ints=("game_id",)),
-}
+_NOT_TEXT: Final = "must be a non-empty string"
 
 
 def _field_wrong(data: Mapping[str, Any], name: str, wrong: str) -> CallbackRefused:
     return _required(name) if data.get(name) is None else _wrong(name, wrong)
+
+
+def _amount(name: str, value: object) -> Decimal:
+    """A documented amount: a number, never negative (``-0.0`` neither: PHP writes it only for a
+    computed negative zero). A Decimal from the body is range-checked already; an integer is
+    converted here. Called only for what is not a non-negative Decimal already (the usual
+    amount, taken as it is)."""
+    if type(value) is not Decimal:
+        if type(value) is not int:  # bool is not: type() is exact
+            raise _required(name) if value is None else _wrong(name, "must be a number")
+        value = Decimal(value)
+        if not in_range(value):
+            raise _wrong(name, "out of range")
+    if value.is_signed():
+        raise _wrong(name, "must not be negative")
+    return value
+
+
+def _game_id(value: object) -> int | None:
+    """The optional ``game_id``: a PHP (64-bit) integer."""
+    if value is not None:
+        if type(value) is not int:
+            raise _wrong("game_id", "must be an integer")
+        if not PHP_INT_MIN <= value <= PHP_INT_MAX:
+            raise _wrong("game_id", "out of range")
+    return value
+
+
+# The two documented types, field by field in straight lines (a loop over field names would
+# build a keyword dict to call the class with: 8,000 instructions more per callback). Required
+# are the fields the documentation shows on both of its pages; a refusal names the first wrong
+# field: required texts, amounts, optional texts, then the rest.
+
+
+def _make_bet(data: dict[str, Any], agent_id: int, request_id: str | None,
+              body: bytes) -> MakeBet:
+    get = data.get
+    session_id = get("session_id")
+    if type(session_id) is not str or not session_id:
+        raise _field_wrong(data, "session_id", _NOT_TEXT)
+    player_id = get("player_id")
+    if type(player_id) is not str or not player_id:
+        raise _field_wrong(data, "player_id", _NOT_TEXT)
+    currency = get("currency")
+    if type(currency) is not str or not currency:
+        raise _field_wrong(data, "currency", _NOT_TEXT)
+    bet = get("bet")
+    if type(bet) is not Decimal or bet.is_signed():
+        bet = _amount("bet", bet)
+    win = get("win")
+    if type(win) is not Decimal or win.is_signed():
+        win = _amount("win", win)
+    username = get("player_username")
+    if username is not None and (type(username) is not str or not username):
+        raise _wrong("player_username", _NOT_TEXT)
+    language = get("language")
+    if language is not None and (type(language) is not str or not language):
+        raise _wrong("language", _NOT_TEXT)
+    game_id = _game_id(get("game_id"))
+    return MakeBet(type=MAKE_BET, agent_id=agent_id, request_id=request_id,
+                   data=MappingProxyType(data), body=body, session_id=session_id,
+                   player_id=player_id, currency=currency, bet=bet, win=win,
+                   player_username=username, language=language, game_id=game_id)
+
+
+def _get_balance(data: dict[str, Any], agent_id: int, request_id: str | None,
+                 body: bytes) -> GetBalance:
+    get = data.get
+    session_id = get("session_id")
+    if type(session_id) is not str or not session_id:
+        raise _field_wrong(data, "session_id", _NOT_TEXT)
+    player_id = get("player_id")
+    if type(player_id) is not str or not player_id:
+        raise _field_wrong(data, "player_id", _NOT_TEXT)
+    username = get("player_username")
+    if type(username) is not str or not username:
+        raise _field_wrong(data, "player_username", _NOT_TEXT)
+    currency = get("currency")
+    if type(currency) is not str or not currency:
+        raise _field_wrong(data, "currency", _NOT_TEXT)
+    language = get("language")
+    if type(language) is not str or not language:
+        raise _field_wrong(data, "language", _NOT_TEXT)
+    game_id = _game_id(get("game_id"))
+    freespins = get("freespins")
+    if freespins is not None:
+        if type(freespins) is dict:
+            freespins = MappingProxyType(freespins)
+        elif type(freespins) is list and not freespins:  # PHP's json_encode writes {} as []
+            freespins = _EMPTY
+        else:
+            raise _wrong("freespins", "must be an object")
+    return GetBalance(type=GET_BALANCE, agent_id=agent_id, request_id=request_id,
+                      data=MappingProxyType(data), body=body, session_id=session_id,
+                      player_id=player_id, player_username=username, currency=currency,
+                      language=language, game_id=game_id, freespins=freespins)
 
 
 class CallbackVerifier:
@@ -262,9 +343,7 @@ class CallbackVerifier:
         # compare_digest takes str only when ASCII; a non-ASCII header is wrong anyway.
         if not (signature.isascii() and hmac.compare_digest(self._signer.sign(body), signature)):
             raise _refuse(INVALID_SIGNATURE, "Invalid request signature")
-        return self._parse(body, parse_body(body))
-
-    def _parse(self, body: bytes, data: dict[str, Any]) -> Callback:
+        data = parse_body(body)
         get = data.get
         agent_id = get("agent_id")
         if type(agent_id) is not int:
@@ -279,56 +358,13 @@ class CallbackVerifier:
         request_id = get("request_id")
         if request_id is not None and (type(request_id) is not str or not request_id):
             raise _field_wrong(data, "request_id", "must be a non-empty string")
-        shape = _SHAPES.get(kind)
-        if shape is None:  # a rollback or any other type: untyped, the whole body in data
-            return Callback(type=kind, agent_id=agent_id, request_id=request_id,
-                            data=MappingProxyType(data), body=body)
-        # The documented fields, checked group by group (a loop per kind of field, no call per
-        # field) into the one keyword dict the class is called with: the refusal names the
-        # first wrong field.
-        values: dict[str, Any] = {"type": kind, "agent_id": agent_id, "request_id": request_id,
-                                  "data": MappingProxyType(data), "body": body}
-        for name in shape.texts:
-            value = get(name)
-            if type(value) is not str or not value:
-                raise (_required(name) if value is None
-                       else _wrong(name, "must be a non-empty string"))
-            values[name] = value
-        for name in shape.amounts:
-            value = get(name)
-            if type(value) is not Decimal:  # from the body, Decimals are range-checked already
-                if type(value) is not int:  # bool is not: type() is exact
-                    raise _required(name) if value is None else _wrong(name, "must be a number")
-                value = Decimal(value)
-                if not in_range(value):
-                    raise _wrong(name, "out of range")
-            if value.is_signed():  # -0.0 too: PHP writes it only for a computed negative zero
-                raise _wrong(name, "must not be negative")
-            values[name] = value
-        for name in shape.optional_texts:
-            value = get(name)
-            if value is not None:
-                if type(value) is not str or not value:
-                    raise _wrong(name, "must be a non-empty string")
-                values[name] = value
-        for name in shape.php_ints:
-            value = get(name)
-            if value is not None:
-                if type(value) is not int:
-                    raise _wrong(name, "must be an integer")
-                if not PHP_INT_MIN <= value <= PHP_INT_MAX:
-                    raise _wrong(name, "out of range")
-                values[name] = value
-        for name in shape.objects:
-            value = get(name)
-            if value is not None:
-                if type(value) is dict:
-                    values[name] = MappingProxyType(value)
-                elif type(value) is list and not value:  # PHP's json_encode writes {} as []
-                    values[name] = _EMPTY
-                else:
-                    raise _wrong(name, "must be an object")
-        return shape.cls(**values)
+        if kind == MAKE_BET:
+            return _make_bet(data, agent_id, request_id, body)
+        if kind == GET_BALANCE:
+            return _get_balance(data, agent_id, request_id, body)
+        # A rollback or any other type: untyped, the whole body in data.
+        return Callback(type=kind, agent_id=agent_id, request_id=request_id,
+                        data=MappingProxyType(data), body=body)
 
     def _check_timestamp(self, value: object) -> None:
         if type(value) is not int:

@@ -87,6 +87,8 @@ def test_header_lookup_is_case_insensitive_and_takes_asgi_pairs() -> None:
     assert isinstance(verifier().verify(body, {"x-SIGNATURE": signature}), GetBalance)
     pairs = [(b"content-type", b"application/json"), (b"x-signature", signature.encode())]
     assert isinstance(verifier().verify(body, pairs), GetBalance)
+    text_pairs = [("Content-Type", "application/json"), ("X-Signature", signature)]
+    assert isinstance(verifier().verify(body, text_pairs), GetBalance)
 
 
 def test_proxy_reserialised_body_is_refused() -> None:
@@ -218,3 +220,140 @@ def test_signature_sent_twice_in_different_cases_is_refused(kind: str) -> None:
     with pytest.raises(CallbackRefused, match="more than once") as refused:
         verifier().verify(body, headers)
     assert refused.value.status == 403
+
+
+# -- written from mutation testing (issue 18: the straight-line field checks) ------------------
+
+
+def refusal(body: bytes, **kwargs: Any) -> CallbackRefused:
+    with pytest.raises(CallbackRefused) as refused:
+        verifier(**kwargs).verify(body, signed(body))
+    return refused.value
+
+
+@pytest.mark.parametrize("data", [make_bet_data(), get_balance_data(request_id="req-9"),
+                                  {"agent_id": AGENT_ID, "type": "rollback", "request_id": "r"}])
+def test_every_callback_carries_its_type_agent_request_id_and_exact_body(
+    data: dict[str, Any],
+) -> None:
+    body = body_of(data)
+    callback = verifier().verify(body, signed(body))
+    assert (callback.type, callback.agent_id, callback.request_id, callback.body) == (
+        data["type"], AGENT_ID, data["request_id"], body)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"agent_id": None}, "agent_id", "agent_id: required"),
+        ({"agent_id": "1"}, "agent_id", "agent_id: must be an integer"),
+        ({"agent_id": AGENT_ID + 1}, "agent_id", "agent_id: not this agent"),
+        ({"type": None}, "type", "type: required"),
+        ({"type": ""}, "type", "type: must be a non-empty string"),
+        ({"request_id": 7}, "request_id", "request_id: must be a non-empty string"),
+        ({"bet": None}, "bet", "bet: required"),
+        ({"bet": "1.5"}, "bet", "bet: must be a number"),
+        ({"win": 10**40}, "win", "win: out of range"),
+        ({"timestamp": "1"}, "timestamp", "timestamp: must be an integer"),
+        ({"timestamp": 2**63}, "timestamp", "timestamp: out of range"),
+        ({"timestamp": 1}, "timestamp", "Request expired"),
+        ({"timestamp": 2**63 - 1}, "timestamp", "Request expired"),  # PHP's bounds: in range
+        ({"timestamp": -(2**63)}, "timestamp", "Request expired"),
+        ({"game_id": "42"}, "game_id", "game_id: must be an integer"),
+        ({"game_id": 2**63}, "game_id", "game_id: out of range"),
+        ({"game_id": -(2**63) - 1}, "game_id", "game_id: out of range"),
+    ],
+)
+def test_each_refusal_names_its_field_and_what_is_wrong(
+    changes: dict[str, Any], field: str, message: str
+) -> None:
+    # json.dumps: the PHP-canonical encoder refuses integers PHP could not send.
+    refused = refusal(json.dumps(make_bet_data(**changes), separators=(",", ":")).encode())
+    status = 400 if message == "Request expired" else 422
+    assert (refused.field, refused.message, refused.status) == (field, message, status)
+
+
+@pytest.mark.parametrize(
+    ("kind", "field"),
+    [("makeBet", name) for name in ("session_id", "player_id", "currency", "player_username",
+                                     "language")]
+    + [("getBalance", name) for name in ("session_id", "player_id", "player_username",
+                                         "currency", "language")],
+)
+@pytest.mark.parametrize("value", ["", 5, None])
+def test_each_text_field_refuses_what_is_not_a_non_empty_string(
+    kind: str, field: str, value: object
+) -> None:
+    data = (make_bet_data if kind == "makeBet" else get_balance_data)(**{field: value})
+    optional = kind == "makeBet" and field in ("player_username", "language")
+    if value is None and optional:  # the older page leaves them out
+        assert getattr(verifier().verify(body_of(data), signed(body_of(data))), field) is None
+        return
+    refused = refusal(body_of(data))
+    expected = f"{field}: required" if value is None else f"{field}: must be a non-empty string"
+    assert (refused.field, refused.message) == (field, expected)
+
+
+@pytest.mark.parametrize("game_id", [-(2**63), 2**63 - 1])
+@pytest.mark.parametrize("build", [make_bet_data, get_balance_data])
+def test_game_id_takes_every_php_integer(game_id: int, build: Any) -> None:
+    body = body_of(build(game_id=game_id))
+    assert verifier().verify(body, signed(body)).game_id == game_id  # type: ignore[attr-defined]
+
+
+def test_a_body_of_exactly_max_body_bytes_is_accepted_and_one_more_refused() -> None:
+    body = body_of(get_balance_data())
+    assert verifier(max_body=len(body)).verify(body, signed(body)).type == "getBalance"
+    refused = refusal(body, max_body=len(body) - 1)
+    assert (refused.code, refused.status) == ("payload_too_large", 413)
+
+
+@pytest.mark.parametrize("tail", ["\n", " \t\r\n"])
+def test_json_whitespace_after_the_object_is_accepted(tail: str) -> None:
+    body = body_of(get_balance_data()) + tail.encode()
+    assert verifier().verify(body, signed(body)).type == "getBalance"
+
+
+@pytest.mark.parametrize("tail", ["x", "{}", " 1", "\x0c", "\u00a0", "\n\x0b"])
+def test_anything_else_after_the_object_is_refused(tail: str) -> None:
+    refused = refusal(body_of(get_balance_data()) + tail.encode())
+    assert (refused.code, refused.status) == ("validation_error", 422)
+    assert "not valid JSON" in refused.message
+
+
+def test_signature_refusals_say_what_the_platform_says() -> None:
+    body = body_of(get_balance_data())
+    with pytest.raises(CallbackRefused) as missing:
+        verifier().verify(body, {})
+    with pytest.raises(CallbackRefused) as wrong:
+        verifier().verify(body, {"X-Signature": "0" * 64})
+    assert (missing.value.code, missing.value.message) == ("signature_required",
+                                                           "Missing X-Signature header")
+    assert (wrong.value.code, wrong.value.message) == ("invalid_signature",
+                                                       "Invalid request signature")
+
+
+@pytest.mark.parametrize("offset", [-300, 300])
+def test_a_timestamp_exactly_300_seconds_off_is_accepted(offset: int) -> None:
+    clock = FakeClock()
+    body = body_of(get_balance_data(timestamp=int(clock.wall) + offset))
+    assert verifier(clock).verify(body, signed(body)).type == "getBalance"
+
+
+def test_the_smallest_agent_id_and_body_cap_are_accepted() -> None:
+    assert CallbackVerifier(agent_id=1, api_token=API_TOKEN, max_body=1,
+                            clock=FakeClock().time).max_body == 1
+
+
+def test_nesting_is_depth_not_the_number_of_brackets() -> None:
+    siblings = ",".join(f'"a{index}":[{{"b":[1]}}]' for index in range(40))  # 160 brackets
+    body = f'{{"agent_id":{AGENT_ID},"type":"wide",{siblings}}}'.encode()
+    assert verifier().verify(body, signed(body)).data["a39"] == [{"b": [1]}]
+
+
+def test_a_closed_array_does_not_hide_the_depth_of_the_next_one() -> None:
+    # Depth 2, down to 3 and back to 2, then 31 more levels: 33 in all.
+    deep = "[" * 31 + "1" + "]" * 31
+    body = f'{{"agent_id":{AGENT_ID},"type":"deep","n":[[1],{deep}]}}'.encode()
+    with pytest.raises(CallbackRefused, match="nested more than 32 levels"):
+        verifier().verify(body, signed(body))
