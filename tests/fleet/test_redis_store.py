@@ -1093,3 +1093,26 @@ async def test_a_lock_taken_after_the_first_release_answered_is_given_back_all_t
         await eventually(lambda: not server.exists(KEYS["lock"]), "the lock to be given back",
                          lease / 2)
         await store.aclose()
+
+
+async def test_while_the_breaker_rests_no_command_is_sent(
+    redis_server: RedisServer, make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a failure the store rests (made an hour long here): a command in the rest is
+    refused at once, unsent, though Redis answers again; only a probe (the give-back of a
+    lock) may end the rest early."""
+    monkeypatch.setattr(_redis, "RESTING", 3600.0)
+    store = make_store(timeout=0.3)
+    server = redis_server.client()
+    redis_server.pause()
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.peek(NS)  # Redis is down: the breaker rests
+    finally:
+        redis_server.resume()
+    assert server.ping()  # Redis answers again
+    calls = server.info("commandstats").get("cmdstat_mget", {}).get("calls", 0)
+    with pytest.raises(StoreUnavailable, match="resting"):
+        await store.peek(NS)
+    assert server.info("commandstats").get("cmdstat_mget", {}).get("calls", 0) == calls
+    await store.aclose()
