@@ -1116,3 +1116,26 @@ async def test_while_the_breaker_rests_no_command_is_sent(
         await store.peek(NS)
     assert server.info("commandstats").get("cmdstat_mget", {}).get("calls", 0) == calls
     await store.aclose()
+
+
+async def test_a_store_from_a_url_holds_as_many_connections_as_its_max_connections(
+    redis_server: RedisServer, make_store: MakeStore
+) -> None:
+    """The pool it makes from a URL is as large as ``max_connections``, past redis-py's own
+    default of 50: 60 commands Redis holds at once are 60 connections, none of them left
+    waiting for a free one inside its command timeout."""
+    server = redis_server.client()
+    known = {c["id"] for c in server.client_list()}  # this connection and any of other tests
+    store = make_store(timeout=DEADLINE, max_connections=60)
+
+    def store_connections() -> int:
+        return len([c for c in server.client_list() if c["id"] not in known])
+
+    server.client_pause(int(DEADLINE * 1000), all=False)  # writes wait, reads are answered
+    try:
+        writes = [asyncio.create_task(store.back_off(f"ns-{n}", 60)) for n in range(60)]
+        await eventually(lambda: store_connections() == 60, "60 connections, one per write")
+    finally:
+        server.client_unpause()
+    await asyncio.gather(*writes)
+    assert all(server.pttl(f"gameapi:{{ns-{n}}}:backoff") > 0 for n in range(60))

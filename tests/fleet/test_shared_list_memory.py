@@ -6,6 +6,8 @@ What only Redis does stays tested on a real redis-server (test_shared_list*.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
 import logging
 import math
@@ -25,6 +27,7 @@ from gameapi_async.fleet._shared_list import SharedGameList, namespace_for
 from gameapi_async.fleet._store import StoreUnavailable
 
 from ..support import AGENT_ID, API_TOKEN, BASE_URL, closing_clients, failure, game_list_body
+from ..test_cache import Extreme
 from .support import DEADLINE, eventually
 
 TTL = 600.0
@@ -968,3 +971,394 @@ async def test_the_fleets_back_off_is_drawn_from_the_rng_it_is_given(
     await shared.aclose()
     expected = random.Random(2026).uniform(*OUTAGE_BACKOFF)
     assert await store.backing_off(NAMESPACE) == pytest.approx(expected, abs=1e-6)
+
+
+# Third pass, the survivors left without a test: counters of waits and takeovers, the fleet's
+# back-off seen by a waiter, the watcher's bookkeeping, the catch-up, the client's rng.
+
+class Observed(FailingWrites):
+    """A memory store that counts the looks at the version and the lock requests it refused,
+    may leave its changes unannounced (a store polled only, as for a Redis user without the
+    channel), and may hold the answer of a write it has already stored and announced (a slow
+    reply from Redis)."""
+
+    def __init__(self, clock: ManualClock, *, announce: bool = True,
+                 poll_interval: float = 5.0) -> None:
+        super().__init__(clock=clock, lease=LEASE, poll_interval=poll_interval, lock_wait=40.0)
+        self.announce = announce
+        self.peeks = self.refused = 0
+        self.hold: asyncio.Event | None = None  # set: the writes' answers are held until then
+        self.held = asyncio.Event()
+        self.peeks_when_held = 0
+
+    async def peek(self, namespace: str) -> Any:
+        self.peeks += 1
+        return await super().peek(namespace)
+
+    async def acquire(self, namespace: str, token: str) -> Any:
+        lease = await super().acquire(namespace, token)
+        self.refused += lease is None
+        return lease
+
+    async def write(self, namespace: str, lease: Any, value: bytes, keep_for: float) -> Any:
+        version = await super().write(namespace, lease, value, keep_for)
+        if self.hold is not None:
+            self.peeks_when_held = self.peeks
+            self.held.set()
+            await self.hold.wait()
+        return version
+
+    def watch(self, namespace: str, nudge: Callable[[], None]) -> Callable[[], None]:
+        return super().watch(namespace, nudge) if self.announce else lambda: None
+
+
+@pytest.fixture
+def on_store(
+    upstream: Upstream, clock: ManualClock
+) -> Callable[..., contextlib.AbstractAsyncContextManager[MakeClient]]:
+    """``async with on_store(store) as process``: clients (processes) sharing ``store``."""
+
+    def clients(store: MemoryGameListStore, **settings: Any) -> Any:
+        return closing_clients(**({
+            "base_url": BASE_URL, "agent_id": AGENT_ID, "api_token": API_TOKEN,
+            "transport": upstream, "retry": RetryPolicy.disabled(), "clock": clock,
+            "games_store": store, "games_ttl": TTL,
+        } | settings))
+
+    return clients
+
+
+OnStore = Callable[..., contextlib.AbstractAsyncContextManager[MakeClient]]
+
+
+async def a_poll(store: Observed, clock: ManualClock) -> None:
+    """Move the clock on by the poll interval and wait for a watcher's look at the store."""
+    await asyncio.sleep(0)  # a watcher that has just looked starts its next sleep meanwhile
+    looked = store.peeks
+    clock.advance(store.settings.poll_interval)
+    await eventually(lambda: store.peeks > looked, "a watcher's poll")
+
+
+async def refused(store: Observed, count: int, what: str) -> None:
+    await eventually(lambda: store.refused == count, what)
+
+
+async def test_each_wait_for_another_fetch_and_each_takeover_counts(
+    upstream: Upstream, clock: ManualClock, on_store: OnStore
+) -> None:
+    """A client that waits twice for a holder that died, and takes over twice (a load, then
+    a forced refresh), counts two waits and two takeovers."""
+    store = Observed(clock)
+    async with on_store(store) as process:
+        waiter = process()
+        for round_, refresh in enumerate((False, True), start=1):
+            assert await store.acquire(NAMESPACE, f"died-{round_}") is not None
+            call = asyncio.ensure_future(waiter.list_games(refresh=refresh))
+            await refused(store, round_, "the waiter's lock request")
+            while not call.done():  # until the dead holder's lease ends
+                clock.advance(LEASE / 20)
+                await asyncio.sleep(0.01)
+            assert (await call).request_id == f"rid-{round_}"
+        stats = waiter.cache_stats()
+        assert (stats.lock_waits, stats.takeovers, upstream.requests) == (2, 2, 2)
+
+
+async def test_a_waiter_refused_the_lock_again_after_a_drop_counts_one_wait(
+    upstream: Upstream, clock: ManualClock, on_store: OnStore
+) -> None:
+    """The holder's fetch fails for good (the list is dropped): of its two waiters one takes
+    the lock and fetches, the other is refused it again and waits for that fetch. One wait
+    per load, however many times the lock is asked for."""
+    store = Observed(clock)
+    async with on_store(store) as process:
+        holder, first, second = process(), process(), process()
+        failing = asyncio.Event()
+        upstream.gate, upstream.status = failing, 403
+        fetching = asyncio.ensure_future(holder.list_games())
+        await eventually(lambda: upstream.requests == 1, "the holder's fetch")
+        waiting = [asyncio.ensure_future(c.list_games()) for c in (first, second)]
+        await refused(store, 2, "both to wait")
+        upstream.gate = asyncio.Event()  # the next fetch is held
+        failing.set()
+        with pytest.raises(ga.GameApiError):
+            await fetching
+        await refused(store, 3, "one waiter refused the lock again")
+        await eventually(lambda: upstream.requests == 2, "the other one's fetch")
+        assert total([first, second], "lock_waits") == 2
+        upstream.status = 200
+        upstream.gate.set()
+        assert {(await call).request_id for call in waiting} == {"rid-2"}
+        assert (upstream.requests, total([first, second], "lock_waits")) == (2, 2)
+
+
+async def test_a_waiter_taking_the_holders_list_counts_one_shared_hit(
+    upstream: Upstream, clock: ManualClock, on_store: OnStore
+) -> None:
+    """Polled only (no announcement): the waiter of a background refresh takes the holder's
+    list at its next wait step, one shared hit more than the one it had."""
+    store = Observed(clock, announce=False)
+    async with on_store(store) as process:
+        holder, waiter = process(), process()
+        await holder.list_games()
+        await waiter.list_games()  # from the store: one shared hit
+        clock.advance(TTL + 1)
+        upstream.gate = asyncio.Event()
+        assert (await holder.list_games()).request_id == "rid-1"  # stale; it refreshes
+        await eventually(lambda: upstream.requests == 2, "the holder's refresh")
+        assert (await waiter.list_games()).request_id == "rid-1"  # stale; it waits
+        await eventually(lambda: waiter.cache_stats().lock_waits == 1, "the wait")
+        upstream.gate.set()
+        await eventually(lambda: not _refreshing(holder), "the holder's write")
+        while _refreshing(waiter):
+            clock.advance(0.1)
+            await asyncio.sleep(0.01)
+        assert waiter.cache_stats().shared_hits == 2
+        assert (await waiter.list_games()).request_id == "rid-2"
+        assert upstream.requests == 2
+
+
+async def test_a_waiter_whose_holder_failed_fetches_itself_under_a_back_off_ending_within_a_second(
+    upstream: Upstream, store: MemoryGameListStore, clock: ManualClock, process: MakeClient
+) -> None:
+    """The holder gave the lock back with the fleet backing off for one more second: the
+    waiter has nothing to serve, so it fetches for itself (and sees any error itself), never
+    taking over as from a holder that vanished, and shares nothing."""
+    lease = await store.acquire(NAMESPACE, "a-process-whose-fetch-failed")
+    assert lease is not None
+    waiter = process()
+    call = asyncio.ensure_future(waiter.list_games())
+    await eventually(lambda: waiter.cache_stats().lock_waits == 1, "the wait")
+    await store.back_off(NAMESPACE, 1.0)
+    await store.release(NAMESPACE, lease)
+    while upstream.requests == 0:  # the waiter's next look, within that second
+        clock.advance(0.02)
+        await asyncio.sleep(0.01)
+    assert (await call).request_id == "rid-1"
+    assert waiter.cache_stats().takeovers == 0
+    assert (await store.peek(NAMESPACE)).version is None
+
+
+async def test_the_waiter_of_a_failed_background_refresh_keeps_its_list_without_an_error(
+    upstream: Upstream, clock: ManualClock, on_store: OnStore
+) -> None:
+    """The holder's refresh fails in an outage: the waiter's refresh is deferred for the
+    fleet's back-off, its stale list kept, and no error counted (the holder's is the one)."""
+    store = Observed(clock)
+    async with on_store(store) as process:
+        holder, waiter = process(), process()
+        await holder.list_games()
+        await waiter.list_games()
+        clock.advance(TTL + 1)
+        upstream.gate, upstream.status = asyncio.Event(), 503
+        await holder.list_games()
+        await eventually(lambda: upstream.requests == 2, "the holder's refresh")
+        await waiter.list_games()
+        await eventually(lambda: waiter.cache_stats().lock_waits == 1, "the wait")
+        upstream.gate.set()
+        await eventually(lambda: holder.cache_stats().errors == 1, "the failed refresh")
+        while _refreshing(waiter):
+            clock.advance(0.1)
+            await asyncio.sleep(0.01)
+        assert waiter.cache_stats().errors == 0
+        assert waiter.cache_stats().age is not None  # still held, served stale
+        assert (await waiter.list_games()).request_id == "rid-1"
+        assert upstream.requests == 2
+
+
+async def test_a_stale_refresh_takes_the_newer_list_already_stored(
+    upstream: Upstream, clock: ManualClock, on_store: OnStore
+) -> None:
+    """Polled only, and not polled yet: a process whose list went stale finds the newer list
+    another process stored meanwhile, instead of fetching one more."""
+    store = Observed(clock, announce=False, poll_interval=1000.0)
+    async with on_store(store) as process:
+        writer, reader = process(), process()
+        await writer.list_games()
+        await reader.list_games()
+        clock.advance(TTL - 70)
+        assert (await writer.list_games(refresh=True)).request_id == "rid-2"
+        clock.advance(71)  # the reader's list is stale, the writer's is 71 s old
+        assert (await reader.list_games()).request_id == "rid-1"  # stale; it refreshes
+        await eventually(lambda: not _refreshing(reader), "the reader's refresh")
+        assert (await reader.list_games()).request_id == "rid-2"
+        assert upstream.requests == 2
+
+
+async def test_the_watcher_forgets_a_list_once_per_drop(
+    upstream: Upstream, clock: ManualClock, on_store: OnStore
+) -> None:
+    """After the drop it handed over, the list its process fetched while the store still
+    holds the tombstone (the write refused) is kept at the next polls."""
+    store = Observed(clock)
+    async with on_store(store) as process:
+        writer, reader = process(), process()
+        await writer.list_games()
+        await reader.list_games()
+        writer.invalidate_games()
+        await eventually(lambda: reader.cache_stats().age is None, "the reader to forget")
+        await writer.close()  # only the reader's watcher looks from now on
+        store.refusals = 1
+        assert (await reader.list_games()).request_id == "rid-2"  # its write refused
+        assert (await store.peek(NAMESPACE)).version == "x1"  # the tombstone still
+        for _ in range(3):
+            await a_poll(store, clock)
+        assert reader.cache_stats().age is not None
+        assert (await reader.list_games()).request_id == "rid-2"
+        assert upstream.requests == 2
+
+
+async def test_the_watcher_keeps_watching_while_a_write_of_its_process_is_answered(
+    upstream: Upstream, clock: ManualClock, on_store: OnStore
+) -> None:
+    """The announcement of a write beats its answer to the watcher of the writing process:
+    it skips that look, and picks up the next list another process writes."""
+    store = Observed(clock)
+    async with on_store(store) as process:
+        first, second = process(), process()
+        await first.list_games()
+        await second.list_games()
+        store.hold = asyncio.Event()
+        refreshing = asyncio.ensure_future(first.list_games(refresh=True))
+        await eventually(store.held.is_set, "the write stored, its answer held")
+        await eventually(lambda: store.peeks >= store.peeks_when_held + 2, "both watchers' look")
+        hold, store.hold = store.hold, None
+        hold.set()
+        assert (await refreshing).request_id == "rid-2"
+        assert (await second.list_games(refresh=True)).request_id == "rid-3"
+        await eventually(lambda: first.cache_stats().shared_hits == 1, "the first's pick-up")
+        assert (await first.list_games()).request_id == "rid-3"
+
+
+async def test_the_watcher_goes_on_after_a_stored_value_it_could_not_read(
+    upstream: Upstream, clock: ManualClock, on_store: OnStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stored value that is not a game list is logged once, not read again at each poll,
+    and the next list written is picked up."""
+    caplog.set_level(logging.WARNING, "gameapi_async.store")
+    store = Observed(clock)
+    async with on_store(store) as process:
+        writer, reader = process(), process()
+        await writer.list_games()
+        await reader.list_games()
+        await writer.close()  # only the reader's watcher looks from now on
+        lease = await store.acquire(NAMESPACE, "a-process-of-another-kind")
+        assert lease is not None
+        assert await store.write(NAMESPACE, lease, b"not a game list", 60.0) is not None
+
+        def ignored() -> int:
+            return len([r for r in caplog.records if "that is not valid" in r.getMessage()])
+
+        await eventually(lambda: ignored() == 1, "the reader's watcher to ignore it")
+        for _ in range(3):  # and not to read it again at each poll
+            await a_poll(store, clock)
+        assert ignored() == 1
+        assert (await reader.list_games()).request_id == "rid-1"  # still its own
+        assert (await process().list_games(refresh=True)).request_id == "rid-2"
+        await eventually(lambda: reader.cache_stats().shared_hits == 2, "the reader's pick-up")
+        assert (await reader.list_games()).request_id == "rid-2"
+
+
+async def test_a_list_picked_up_by_the_watcher_keeps_the_age_it_was_fetched_at(
+    upstream: Upstream, clock: ManualClock, on_store: OnStore
+) -> None:
+    store = Observed(clock, announce=False)
+    async with on_store(store) as process:
+        writer, reader = process(), process()
+        await writer.list_games()
+        await reader.list_games()
+        clock.advance(4)  # before any poll
+        assert (await writer.list_games(refresh=True)).request_id == "rid-2"
+        clock.advance(100)  # the reader's next poll finds it, 100 s old
+        await eventually(lambda: reader.cache_stats().shared_hits == 2, "the reader's pick-up")
+        assert reader.cache_stats().age == pytest.approx(100)
+
+
+async def test_an_invalidation_the_store_missed_is_written_once(
+    upstream: Upstream, store: MemoryGameListStore, clock: ManualClock, process: MakeClient
+) -> None:
+    """Written when the store answers again, and not again after: the list fetched after
+    it is the fleet's, and the caller picks it up."""
+    caller, other = process(), process()
+    await caller.list_games()
+    await other.list_games()
+    store.available = False
+    caller.invalidate_games()
+    await eventually(lambda: caller.cache_stats().store_errors >= 1, "the failed drop")
+    store.available = True
+    while other.cache_stats().age is not None:  # the watcher's catch-up, every second
+        clock.advance(0.5)
+        await asyncio.sleep(0.01)
+    assert (await other.list_games()).request_id == "rid-2"  # fetched, and stored
+    await eventually(lambda: caller.cache_stats().shared_hits == 1, "the caller's pick-up")
+    assert not ((await store.peek(NAMESPACE)).version or "x").startswith("x")
+    assert (await caller.list_games()).request_id == "rid-2"
+    assert (await other.list_games()).request_id == "rid-2"
+    assert upstream.requests == 2
+
+
+async def test_a_refresh_after_an_invalidation_the_store_missed_is_shared_after_the_drop(
+    upstream: Upstream, store: MemoryGameListStore, clock: ManualClock, process: MakeClient
+) -> None:
+    """Both missed: the catch-up writes the drop, then the refresh that came after it, which
+    becomes the fleet's list (the drop is the version it was fetched over)."""
+    caller, other = process(), process()
+    await caller.list_games()
+    await other.list_games()
+    first = (await store.peek(NAMESPACE)).version
+    store.available = False
+    caller.invalidate_games()
+    assert (await caller.list_games(refresh=True)).request_id == "rid-2"  # alone
+    store.available = True
+    while (now := (await store.peek(NAMESPACE)).version) == first:  # the watcher's catch-up,
+        clock.advance(0.5)  # every second
+        await asyncio.sleep(0.01)
+    assert now is not None
+    assert not now.startswith("x")  # the refresh, written over the drop
+    await eventually(lambda: other.cache_stats().shared_hits == 2, "the other's pick-up")
+    assert (await other.list_games()).request_id == "rid-2"
+    assert upstream.requests == 2
+
+
+async def test_a_watching_client_keeps_no_more_objects_the_longer_it_watches(
+    clock: ManualClock, on_store: OnStore
+) -> None:
+    """Each poll's wait leaves nothing behind (its waker is let go)."""
+    store = Observed(clock)
+    async with on_store(store) as process:
+        await process().list_games()
+
+        async def polls(count: int) -> None:
+            for _ in range(count):
+                await a_poll(store, clock)
+
+        def events() -> int:
+            gc.collect()
+            return sum(type(o) is asyncio.Event for o in gc.get_objects())
+
+        await polls(3)
+        before = events()
+        await polls(40)
+        assert events() - before < 10
+
+
+@pytest.mark.parametrize(("end", "ttl", "backoff"), [("low", TTL, 30.0),
+                                                      ("high", TTL * 0.95, 60.0)])
+async def test_a_clients_rng_draws_its_ttl_and_the_fleets_back_off(
+    upstream: Upstream, store: MemoryGameListStore, clock: ManualClock, on_store: OnStore,
+    end: str, ttl: float, backoff: float,
+) -> None:
+    """With a store as without one, the ``rng`` given to the client draws how much its TTL
+    is shortened and how long the fleet backs off after a refresh failed in an outage (the
+    documented ends of each range, as this rng draws them)."""
+    async with on_store(store, rng=Extreme(end)) as process:
+        client = process()
+        await client.list_games()
+        clock.advance(ttl - 0.1)
+        await client.list_games()
+        assert client.cache_stats().stale_served == 0  # fresh until the TTL drawn
+        upstream.status = 503
+        clock.advance(0.2)
+        await client.list_games()
+        assert client.cache_stats().stale_served == 1  # stale: it refreshes, and fails
+        await eventually(lambda: client.cache_stats().errors == 1, "the failed refresh")
+        assert await store.backing_off(NAMESPACE) == pytest.approx(backoff)
